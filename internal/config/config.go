@@ -1,0 +1,292 @@
+// Package config holds the broker's configuration: Kafka's property names
+// (server.properties) mapped to typed fields, their defaults in one place, and
+// validation with errors that name the key. It owns parsing; it does not own
+// per-topic configuration (that lives with the topic metadata).
+package config
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Listener is one parsed entry of `listeners` / `advertised.listeners`.
+type Listener struct {
+	Name string // e.g. PLAINTEXT
+	Host string
+	Port int32
+}
+
+// Addr returns host:port.
+func (l Listener) Addr() string { return net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port))) }
+
+// Broker is the broker-wide configuration.
+type Broker struct {
+	NodeID              int32
+	Listeners           []Listener
+	AdvertisedListeners []Listener
+	LogDirs             []string
+	ClusterID           string // empty: generated on first start and kept in meta.properties
+
+	NumPartitions            int32
+	DefaultReplicationFactor int16
+	AutoCreateTopics         bool
+
+	LogSegmentBytes        int64
+	LogRollMs              int64
+	LogIndexIntervalBytes  int
+	LogIndexSizeMaxBytes   int
+	LogFlushIntervalMsgs   int64 // 1: fsync before acknowledging
+	LogFlushIntervalMs     int64 // 0: unset
+	LogMessageTimestampLAT bool  // log.message.timestamp.type=LogAppendTime
+
+	MessageMaxBytes        int32
+	SocketRequestMaxBytes  int32
+	ConnectionsMaxIdle     time.Duration
+	QueuedMaxRequests      int // per connection pipeline depth
+	FetchMaxBytes          int32
+	ShutdownTimeout        time.Duration
+	OffsetsTopicPartitions int32
+}
+
+// Defaults returns the configuration a broker started with no file uses.
+func Defaults() Broker {
+	l := Listener{Name: "PLAINTEXT", Host: "127.0.0.1", Port: 9092}
+	return Broker{
+		NodeID:                   1,
+		Listeners:                []Listener{l},
+		LogDirs:                  []string{"./samsa-data"},
+		NumPartitions:            1,
+		DefaultReplicationFactor: 1,
+		AutoCreateTopics:         true,
+		LogSegmentBytes:          1 << 30,
+		LogRollMs:                7 * 24 * 3600 * 1000,
+		LogIndexIntervalBytes:    4096,
+		LogIndexSizeMaxBytes:     10 << 20,
+		LogFlushIntervalMsgs:     1,
+		MessageMaxBytes:          1048588,
+		SocketRequestMaxBytes:    104857600,
+		ConnectionsMaxIdle:       10 * time.Minute,
+		QueuedMaxRequests:        500,
+		FetchMaxBytes:            55 << 20,
+		ShutdownTimeout:          30 * time.Second,
+		OffsetsTopicPartitions:   50,
+	}
+}
+
+// ParseProperties reads Java-properties text: key=value or key: value lines,
+// '#' and '!' comments, trailing backslash continues a line.
+func ParseProperties(r io.Reader) (map[string]string, error) {
+	props := make(map[string]string)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var pending string
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if pending == "" && (line == "" || line[0] == '#' || line[0] == '!') {
+			continue
+		}
+		if strings.HasSuffix(line, `\`) && !strings.HasSuffix(line, `\\`) {
+			pending += strings.TrimSuffix(line, `\`)
+			continue
+		}
+		line = pending + line
+		pending = ""
+		i := strings.IndexAny(line, "=:")
+		if i < 0 {
+			return nil, fmt.Errorf("line %d: %q is not key=value", n, line)
+		}
+		props[strings.TrimSpace(line[:i])] = strings.TrimSpace(line[i+1:])
+	}
+	return props, sc.Err()
+}
+
+// Load builds the configuration from an optional properties file and
+// key=value overrides (applied after the file). Unknown keys are returned in
+// ignored so the caller can warn about them, as Kafka does.
+func Load(file string, overrides []string) (cfg Broker, ignored []string, err error) {
+	props := make(map[string]string)
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return cfg, nil, fmt.Errorf("config file: %w", err)
+		}
+		defer f.Close()
+		if props, err = ParseProperties(f); err != nil {
+			return cfg, nil, fmt.Errorf("config file %s: %w", file, err)
+		}
+	}
+	for _, o := range overrides {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok {
+			return cfg, nil, fmt.Errorf("override %q: want key=value", o)
+		}
+		props[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return FromProperties(props)
+}
+
+// FromProperties applies props over the defaults and validates the result.
+func FromProperties(props map[string]string) (Broker, []string, error) {
+	c := Defaults()
+	var ignored []string
+	keys := make([]string, 0, len(props))
+	for k := range props {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // deterministic; "log.roll.hours" sorts before "log.roll.ms", so ms wins
+	for _, k := range keys {
+		v := props[k]
+		var err error
+		switch k {
+		case "node.id", "broker.id":
+			c.NodeID, err = parseInt32(v, 0, math.MaxInt32)
+		case "listeners":
+			c.Listeners, err = ParseListeners(v)
+		case "advertised.listeners":
+			c.AdvertisedListeners, err = ParseListeners(v)
+		case "log.dirs", "log.dir":
+			c.LogDirs = splitList(v)
+			if len(c.LogDirs) == 0 {
+				err = fmt.Errorf("empty")
+			} else if len(c.LogDirs) > 1 {
+				err = fmt.Errorf("only one log directory is supported so far")
+			}
+		case "cluster.id":
+			c.ClusterID = v
+		case "num.partitions":
+			c.NumPartitions, err = parseInt32(v, 1, 1<<20)
+		case "default.replication.factor":
+			var n int32
+			n, err = parseInt32(v, 1, math.MaxInt16)
+			c.DefaultReplicationFactor = int16(n)
+		case "auto.create.topics.enable":
+			c.AutoCreateTopics, err = strconv.ParseBool(v)
+		case "log.segment.bytes":
+			var n int32
+			n, err = parseInt32(v, 14, math.MaxInt32)
+			c.LogSegmentBytes = int64(n)
+		case "log.roll.ms":
+			c.LogRollMs, err = parseInt64(v, 1, math.MaxInt64)
+		case "log.roll.hours":
+			var h int64
+			h, err = parseInt64(v, 1, math.MaxInt32)
+			c.LogRollMs = h * 3600 * 1000
+		case "log.index.interval.bytes":
+			var n int32
+			n, err = parseInt32(v, 0, math.MaxInt32)
+			c.LogIndexIntervalBytes = int(n)
+		case "log.index.size.max.bytes":
+			var n int32
+			n, err = parseInt32(v, 4, math.MaxInt32)
+			c.LogIndexSizeMaxBytes = int(n)
+		case "log.flush.interval.messages":
+			c.LogFlushIntervalMsgs, err = parseInt64(v, 1, math.MaxInt64)
+		case "log.flush.interval.ms":
+			c.LogFlushIntervalMs, err = parseInt64(v, 0, math.MaxInt64)
+		case "log.message.timestamp.type":
+			switch v {
+			case "CreateTime":
+				c.LogMessageTimestampLAT = false
+			case "LogAppendTime":
+				c.LogMessageTimestampLAT = true
+			default:
+				err = fmt.Errorf("want CreateTime or LogAppendTime")
+			}
+		case "message.max.bytes":
+			c.MessageMaxBytes, err = parseInt32(v, 0, math.MaxInt32)
+		case "socket.request.max.bytes":
+			c.SocketRequestMaxBytes, err = parseInt32(v, 1, math.MaxInt32)
+		case "connections.max.idle.ms":
+			var ms int64
+			ms, err = parseInt64(v, 1, math.MaxInt64)
+			c.ConnectionsMaxIdle = time.Duration(ms) * time.Millisecond
+		case "queued.max.requests":
+			var n int32
+			n, err = parseInt32(v, 1, 1<<20)
+			c.QueuedMaxRequests = int(n)
+		case "fetch.max.bytes":
+			c.FetchMaxBytes, err = parseInt32(v, 1024, math.MaxInt32)
+		case "controlled.shutdown.timeout.ms", "samsa.shutdown.timeout.ms":
+			var ms int64
+			ms, err = parseInt64(v, 0, math.MaxInt64)
+			c.ShutdownTimeout = time.Duration(ms) * time.Millisecond
+		case "offsets.topic.num.partitions":
+			c.OffsetsTopicPartitions, err = parseInt32(v, 1, 1<<16)
+		default:
+			ignored = append(ignored, k)
+		}
+		if err != nil {
+			return c, ignored, fmt.Errorf("invalid value %q for configuration %s: %w", v, k, err)
+		}
+	}
+	if len(c.AdvertisedListeners) == 0 {
+		c.AdvertisedListeners = c.Listeners
+	}
+	if len(c.Listeners) != 1 || len(c.AdvertisedListeners) != 1 {
+		return c, ignored, fmt.Errorf("configuration listeners: exactly one listener is supported so far")
+	}
+	if c.AdvertisedListeners[0].Host == "" || c.AdvertisedListeners[0].Host == "0.0.0.0" {
+		return c, ignored, fmt.Errorf("configuration advertised.listeners: a routable host is required")
+	}
+	return c, ignored, nil
+}
+
+// ParseListeners parses "NAME://host:port,NAME://host:port".
+func ParseListeners(v string) ([]Listener, error) {
+	var out []Listener
+	for _, item := range splitList(v) {
+		name, addr, ok := strings.Cut(item, "://")
+		if !ok {
+			return nil, fmt.Errorf("listener %q: want NAME://host:port", item)
+		}
+		if name != "PLAINTEXT" {
+			return nil, fmt.Errorf("listener %q: only PLAINTEXT is supported so far", item)
+		}
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, fmt.Errorf("listener %q: %w", item, err)
+		}
+		p, err := strconv.ParseUint(port, 10, 16)
+		if err != nil {
+			return nil, fmt.Errorf("listener %q: bad port", item)
+		}
+		out = append(out, Listener{Name: name, Host: host, Port: int32(p)})
+	}
+	return out, nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func parseInt64(v string, lo, hi int64) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("not an integer")
+	}
+	if n < lo || n > hi {
+		return 0, fmt.Errorf("must be in [%d, %d]", lo, hi)
+	}
+	return n, nil
+}
+
+func parseInt32(v string, lo, hi int32) (int32, error) {
+	n, err := parseInt64(v, int64(lo), int64(hi))
+	return int32(n), err
+}
