@@ -1,0 +1,676 @@
+package log
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Config holds one log's settings, named after Kafka's topic configs.
+type Config struct {
+	// SegmentBytes (segment.bytes, log.segment.bytes): roll before a batch
+	// would make the active segment exceed it. A batch larger than it still
+	// goes into a fresh segment of its own.
+	SegmentBytes int64
+	// SegmentMs (segment.ms, log.roll.ms): roll when the active segment's
+	// first batch was appended longer ago than this (checked on append).
+	SegmentMs int64
+	// SegmentIndexBytes (segment.index.bytes): roll when the offset or time
+	// index holds this many bytes of entries.
+	SegmentIndexBytes int
+	// IndexIntervalBytes (index.interval.bytes): bytes of log between sparse
+	// index entries.
+	IndexIntervalBytes int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultConfig returns Kafka's defaults.
+func DefaultConfig() Config {
+	return Config{
+		SegmentBytes:       1 << 30,
+		SegmentMs:          7 * 24 * 60 * 60 * 1000,
+		SegmentIndexBytes:  10 << 20,
+		IndexIntervalBytes: 4096,
+	}
+}
+
+// normalize fills zero fields with defaults and rejects invalid values.
+func (c Config) normalize() (Config, error) {
+	d := DefaultConfig()
+	if c.SegmentBytes == 0 {
+		c.SegmentBytes = d.SegmentBytes
+	}
+	if c.SegmentMs == 0 {
+		c.SegmentMs = d.SegmentMs
+	}
+	if c.SegmentIndexBytes == 0 {
+		c.SegmentIndexBytes = d.SegmentIndexBytes
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	switch {
+	case c.SegmentBytes < BatchHeaderSize || c.SegmentBytes > math.MaxInt32:
+		return c, fmt.Errorf("segment.bytes %d: must be between %d and %d", c.SegmentBytes, BatchHeaderSize, math.MaxInt32)
+	case c.SegmentMs < 1:
+		return c, fmt.Errorf("segment.ms %d: must be at least 1", c.SegmentMs)
+	case c.SegmentIndexBytes < timeEntrySize:
+		return c, fmt.Errorf("segment.index.bytes %d: must be at least %d", c.SegmentIndexBytes, timeEntrySize)
+	case c.IndexIntervalBytes < 0:
+		return c, fmt.Errorf("index.interval.bytes %d: must not be negative", c.IndexIntervalBytes)
+	}
+	return c, nil
+}
+
+const (
+	recoveryPointFile  = "recovery-point"
+	logStartOffsetFile = "log-start-offset"
+)
+
+// Log is one partition's segmented log. One goroutine at a time may Append
+// (the caller serialises appends); Read, ReadBytes, Sync and the getters may
+// run concurrently with it and with each other.
+type Log struct {
+	dir    string
+	cfg    Config
+	logger *slog.Logger
+
+	appendMu sync.Mutex // serialises Append, roll and Close
+
+	mu       sync.RWMutex
+	segs     []*segment // mu: ordered by base offset; the last one is active
+	leo      int64      // mu: log end offset
+	lso      int64      // mu: log start offset
+	closed   bool       // mu
+	dirDirty bool       // mu: files created or removed since the last directory fsync
+
+	syncMu   sync.Mutex
+	syncedTo int64 // syncMu: every offset below it is durable
+	syncErr  error // syncMu: a failed fsync poisons the log (its page cache state is unknown)
+
+	lsoMu sync.Mutex // serialises SetLogStartOffset
+
+	kick chan struct{} // wakes the background flusher after a roll
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// Dir returns the log's directory.
+func (l *Log) Dir() string { return l.dir }
+
+// LogEndOffset is the offset the next appended record will get.
+func (l *Log) LogEndOffset() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.leo
+}
+
+// LogStartOffset is the first offset that may be read.
+func (l *Log) LogStartOffset() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.lso
+}
+
+// Size is the total number of bytes in all segments' .log files.
+func (l *Log) Size() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var n int64
+	for _, s := range l.segs {
+		n += s.size
+	}
+	return n
+}
+
+// NumSegments returns how many segments the log has.
+func (l *Log) NumSegments() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.segs)
+}
+
+// SetLogStartOffset moves the log start offset forward (DeleteRecords,
+// retention); moving it backward is a no-op and beyond the log end offset
+// is ErrOffsetOutOfRange. The new value is persisted before it takes effect.
+func (l *Log) SetLogStartOffset(off int64) error {
+	l.lsoMu.Lock()
+	defer l.lsoMu.Unlock()
+	l.mu.RLock()
+	cur, leo, closed := l.lso, l.leo, l.closed
+	l.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	if off > leo {
+		return fmt.Errorf("%w: log start offset %d beyond log end offset %d", ErrOffsetOutOfRange, off, leo)
+	}
+	if off <= cur {
+		return nil
+	}
+	if err := writeOffsetFile(l.dir, logStartOffsetFile, off); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	if off > l.lso {
+		l.lso = off
+	}
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *Log) nowMs() int64 { return l.cfg.Now().UnixMilli() }
+
+// Append writes complete batches (buf is their concatenation, hs their
+// parsed headers in order) to the active segment in one write, rolling
+// first when needed. hs[0].BaseOffset must equal LogEndOffset and the
+// batches must be contiguous. It does not fsync (see Sync).
+func (l *Log) Append(buf []byte, hs []BatchHeader) error {
+	if len(hs) == 0 {
+		return fmt.Errorf("%w: append of no batches", ErrInvalidRecord)
+	}
+	if len(buf) > math.MaxInt32 {
+		return fmt.Errorf("%w: append of %d bytes", ErrMessageTooLarge, len(buf))
+	}
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+
+	l.mu.RLock()
+	closed, leo, active := l.closed, l.leo, l.segs[len(l.segs)-1]
+	l.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	next, err := checkAppend(buf, hs, leo)
+	if err != nil {
+		return err
+	}
+	nowMs := l.nowMs()
+	if l.shouldRoll(active, int64(len(buf)), next-1, nowMs) {
+		if active, err = l.roll(active, leo); err != nil {
+			return err
+		}
+	}
+
+	// Only this goroutine writes active.size and the index slices, so they
+	// can be read here without mu.
+	start := active.size
+	if _, err := active.log.WriteAt(buf, start); err != nil {
+		_ = active.log.Truncate(start) // drop a partial write
+		return fmt.Errorf("append to %s at %d: %w", active.logPath, start, err)
+	}
+	x := l.segmentIndexer(active)
+	pos := start
+	for i := range hs {
+		x.add(&hs[i], pos)
+		pos += int64(hs[i].Size())
+	}
+	nOff, nTime := len(active.offIdx.entries), len(active.timeIdx.entries)
+	if err := active.writeIndexEntries(nOff, x.newOffs, nTime, x.newTimes); err != nil {
+		_ = active.log.Truncate(start)
+		_ = active.offIdx.file.Truncate(int64(nOff) * offsetEntrySize)
+		_ = active.timeIdx.file.Truncate(int64(nTime) * timeEntrySize)
+		return err
+	}
+	if active.rollBaseMs < 0 {
+		active.rollBaseMs = nowMs
+	}
+	active.bytesSinceIndex = x.bytesSince
+
+	// Publish: readers see the new bytes only now that they are written.
+	l.mu.Lock()
+	active.offIdx.entries = append(active.offIdx.entries, x.newOffs...)
+	active.timeIdx.entries = append(active.timeIdx.entries, x.newTimes...)
+	active.size = pos
+	active.nextOffset = next
+	active.maxTs, active.maxTsOffset = x.maxTs, x.maxTsOffset
+	l.leo = next
+	l.mu.Unlock()
+	return nil
+}
+
+// checkAppend verifies that hs describe buf exactly and continue the log at
+// leo, returning the new log end offset.
+func checkAppend(buf []byte, hs []BatchHeader, leo int64) (int64, error) {
+	next := leo
+	pos := 0
+	for i := range hs {
+		h := &hs[i]
+		if h.BaseOffset != next {
+			return 0, fmt.Errorf("%w: batch %d has base offset %d, expected %d", ErrUnexpectedOffset, i, h.BaseOffset, next)
+		}
+		if h.LastOffsetDelta < 0 || h.Length < minBatchLength {
+			return 0, fmt.Errorf("%w: batch %d has last offset delta %d and length %d", ErrInvalidRecord, i, h.LastOffsetDelta, h.Length)
+		}
+		size := h.Size()
+		if size > len(buf)-pos ||
+			int64(binary.BigEndian.Uint64(buf[pos+offBaseOffset:])) != h.BaseOffset ||
+			int32(binary.BigEndian.Uint32(buf[pos+offLength:])) != h.Length {
+			return 0, fmt.Errorf("%w: batch %d at byte %d does not match its header", ErrInvalidRecord, i, pos)
+		}
+		pos += size
+		next = h.LastOffset() + 1
+	}
+	if pos != len(buf) {
+		return 0, fmt.Errorf("%w: %d bytes after the last batch", ErrInvalidRecord, len(buf)-pos)
+	}
+	return next, nil
+}
+
+// shouldRoll applies Kafka's roll rules to appending n bytes ending at
+// lastOffset to the active segment s. An empty segment is never rolled.
+func (l *Log) shouldRoll(s *segment, n int64, lastOffset int64, nowMs int64) bool {
+	if s.size == 0 {
+		return false
+	}
+	switch {
+	case s.size+n > l.cfg.SegmentBytes, s.size+n > math.MaxInt32:
+		return true
+	case s.rollBaseMs >= 0 && nowMs-s.rollBaseMs > l.cfg.SegmentMs:
+		return true
+	case len(s.offIdx.entries) >= max(1, l.cfg.SegmentIndexBytes/offsetEntrySize),
+		len(s.timeIdx.entries) >= max(1, l.cfg.SegmentIndexBytes/timeEntrySize):
+		return true
+	case lastOffset-s.base > math.MaxInt32:
+		return true
+	}
+	return false
+}
+
+// roll finishes the active segment and starts a new one at base.
+func (l *Log) roll(old *segment, base int64) (*segment, error) {
+	x := l.segmentIndexer(old)
+	x.maybeTimeEntry(true)
+	if err := old.writeIndexEntries(0, nil, len(old.timeIdx.entries), x.newTimes); err != nil {
+		return nil, err
+	}
+	s, err := createSegment(l.dir, base)
+	if err != nil {
+		return nil, fmt.Errorf("roll segment at %d: %w", base, err)
+	}
+	l.mu.Lock()
+	old.timeIdx.entries = append(old.timeIdx.entries, x.newTimes...)
+	l.segs = append(l.segs, s)
+	l.dirDirty = true
+	l.mu.Unlock()
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+	return s, nil
+}
+
+// flusher fsyncs rolled segments in the background so the recovery point
+// advances even when nobody calls Sync.
+func (l *Log) flusher() {
+	defer l.wg.Done()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-l.kick:
+			if err := l.Sync(); err != nil && !errors.Is(err, ErrClosed) {
+				l.logger.Error("background flush of rolled segment failed", "err", err)
+			}
+		}
+	}
+}
+
+// Sync makes everything appended before the call durable. Concurrent callers
+// share fsyncs (group commit): a caller whose data a finished fsync already
+// covered returns at once, and one that waited for the sync lock usually
+// finds its data covered by the fsync it waited for. Appends continue while
+// an fsync runs.
+func (l *Log) Sync() error {
+	l.mu.RLock()
+	target, closed := l.leo, l.closed
+	l.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	if l.syncErr != nil {
+		return l.syncErr
+	}
+	if l.syncedTo >= target {
+		return nil
+	}
+	return l.flushLocked(false)
+}
+
+// flushLocked fsyncs every segment that may hold unsynced data, and the
+// directory when files were created. The caller holds syncMu. final also
+// syncs the active segment's indexes (Close).
+func (l *Log) flushLocked(final bool) error {
+	if l.syncErr != nil {
+		return l.syncErr
+	}
+	l.mu.Lock()
+	upTo := l.leo
+	var rolled []*segment
+	for _, s := range l.segs[:len(l.segs)-1] {
+		if !s.synced.Load() {
+			s.incRef()
+			rolled = append(rolled, s)
+		}
+	}
+	active := l.segs[len(l.segs)-1]
+	active.incRef()
+	dirDirty := l.dirDirty
+	l.dirDirty = false
+	l.mu.Unlock()
+	defer func() {
+		for _, s := range rolled {
+			s.decRef()
+		}
+		active.decRef()
+	}()
+
+	fail := func(err error) error {
+		l.syncErr = err
+		l.logger.Error("fsync failed; the log refuses further syncs", "err", err)
+		return err
+	}
+	for _, s := range rolled {
+		if err := s.syncAll(); err != nil {
+			return fail(err)
+		}
+		s.synced.Store(true)
+	}
+	if final {
+		if err := active.syncAll(); err != nil {
+			return fail(err)
+		}
+	} else if err := active.log.Sync(); err != nil {
+		return fail(fmt.Errorf("fsync %s: %w", active.logPath, err))
+	}
+	if dirDirty {
+		if err := syncDir(l.dir); err != nil {
+			return fail(err)
+		}
+	}
+	l.syncedTo = upTo
+	if len(rolled) > 0 || final {
+		if err := writeOffsetFile(l.dir, recoveryPointFile, upTo); err != nil {
+			// Only recovery time suffers: it rescans from an older point.
+			l.logger.Warn("writing recovery point failed", "err", err)
+		}
+	}
+	return nil
+}
+
+// Close fsyncs the log, records the recovery point and releases the log's
+// file handles; reads in flight keep working until released.
+func (l *Log) Close() error {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	l.mu.RLock()
+	closed := l.closed
+	l.mu.RUnlock()
+	if closed {
+		return nil
+	}
+	close(l.stop)
+	l.wg.Wait()
+
+	var errs []error
+	active := l.segs[len(l.segs)-1]
+	x := l.segmentIndexer(active)
+	x.maybeTimeEntry(true)
+	if err := active.writeIndexEntries(0, nil, len(active.timeIdx.entries), x.newTimes); err != nil {
+		errs = append(errs, err)
+	} else {
+		l.mu.Lock()
+		active.timeIdx.entries = append(active.timeIdx.entries, x.newTimes...)
+		l.mu.Unlock()
+	}
+	l.syncMu.Lock()
+	if len(errs) == 0 {
+		if err := l.flushLocked(true); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	l.syncMu.Unlock()
+
+	l.mu.Lock()
+	l.closed = true
+	segs := l.segs
+	l.mu.Unlock()
+	for _, s := range segs {
+		s.decRef()
+	}
+	return errors.Join(errs...)
+}
+
+// Delete closes the log and removes its directory. Open reads keep their
+// file handles until released.
+func (l *Log) Delete() error {
+	err := l.Close()
+	if rmErr := os.RemoveAll(l.dir); rmErr != nil {
+		return errors.Join(err, rmErr)
+	}
+	return nil
+}
+
+// ReadResult is a range of whole batches in one segment file. The caller
+// must call Release when done with File.
+type ReadResult struct {
+	File *os.File // segment file: read it with pread/sendfile at Pos, never via its shared offset
+	Pos  int64
+	Size int64 // whole batches only; 0 when there is nothing to read
+	seg  *segment
+}
+
+// Release drops the reference on the segment file. Release on a zero or
+// already released result is a no-op.
+func (r *ReadResult) Release() {
+	if r.seg != nil {
+		r.seg.decRef()
+		r.seg = nil
+	}
+}
+
+// segmentIndexFor returns the index of the last segment whose base is
+// <= offset, or -1. The caller holds mu.
+func (l *Log) segmentIndexFor(offset int64) int {
+	return sort.Search(len(l.segs), func(i int) bool { return l.segs[i].base > offset }) - 1
+}
+
+// Read returns whole batches starting with the one containing offset (the
+// first batch whose last offset is >= offset), from one segment, at most
+// maxBytes, except that with minOneBatch a first batch larger than maxBytes
+// is returned whole (KIP-74). offset == LogEndOffset gives an empty result;
+// offsets outside [LogStartOffset, LogEndOffset] give ErrOffsetOutOfRange.
+func (l *Log) Read(offset int64, maxBytes int, minOneBatch bool) (ReadResult, error) {
+	after := int64(-1) // when >= 0: read from the first segment with base > after
+	for {
+		l.mu.RLock()
+		if l.closed {
+			l.mu.RUnlock()
+			return ReadResult{}, ErrClosed
+		}
+		if offset < l.lso || offset > l.leo {
+			lso, leo := l.lso, l.leo
+			l.mu.RUnlock()
+			return ReadResult{}, fmt.Errorf("%w: offset %d, log has [%d, %d]", ErrOffsetOutOfRange, offset, lso, leo)
+		}
+		if offset == l.leo {
+			l.mu.RUnlock()
+			return ReadResult{}, nil
+		}
+		i := l.segmentIndexFor(offset)
+		if after >= 0 {
+			i = sort.Search(len(l.segs), func(i int) bool { return l.segs[i].base > after })
+		}
+		if i < 0 || i >= len(l.segs) {
+			l.mu.RUnlock()
+			return ReadResult{}, nil
+		}
+		s := l.segs[i]
+		limit, entries := s.size, s.offIdx.entries
+		s.incRef()
+		l.mu.RUnlock()
+
+		start, end, found, err := readRange(s, entries, limit, offset, maxBytes, minOneBatch)
+		if err != nil || !found || end == start {
+			s.decRef()
+			if err != nil {
+				return ReadResult{}, err
+			}
+			if found {
+				return ReadResult{}, nil // first batch larger than maxBytes
+			}
+			after = s.base // offset lies past this segment's data: try the next
+			continue
+		}
+		return ReadResult{File: s.log, Pos: start, Size: end - start, seg: s}, nil
+	}
+}
+
+// readRange finds, within s's first limit bytes, the batch containing offset
+// and the end of the whole batches after it that fit in maxBytes.
+func readRange(s *segment, entries []offsetEntry, limit int64, offset int64, maxBytes int, minOneBatch bool) (start, end int64, found bool, err error) {
+	hr := newHeaderReader(s.log, s.logPath, limit)
+	defer hr.release()
+	pos := int64(0)
+	if offset > s.base {
+		pos = lookupOffset(entries, offset-s.base)
+	}
+	for {
+		h, err := hr.header(pos)
+		if err == io.EOF {
+			return 0, 0, false, nil
+		}
+		if err != nil {
+			return 0, 0, false, err
+		}
+		if h.LastOffset() >= offset {
+			break
+		}
+		pos += int64(h.Size())
+	}
+	start, end = pos, pos
+	if maxBytes > 0 {
+		// Indexed positions are batch starts: jump over whole batches.
+		if j := lastBoundaryAtOrBefore(entries, start+int64(maxBytes)); j > start {
+			end = j
+		}
+	}
+	for end < limit {
+		h, err := hr.header(end)
+		if err != nil {
+			if end > start {
+				break // return the good batches; the bad one errors on the next read
+			}
+			return 0, 0, false, err
+		}
+		size := int64(h.Size())
+		if end-start+size > int64(maxBytes) {
+			if end == start && minOneBatch {
+				end += size
+			}
+			break
+		}
+		end += size
+	}
+	return start, end, true, nil
+}
+
+// ReadBytes is Read with the batches copied into memory.
+func (l *Log) ReadBytes(offset int64, maxBytes int, minOneBatch bool) ([]byte, error) {
+	r, err := l.Read(offset, maxBytes, minOneBatch)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Release()
+	if r.Size == 0 {
+		return nil, nil
+	}
+	buf := make([]byte, r.Size)
+	if _, err := r.File.ReadAt(buf, r.Pos); err != nil {
+		return nil, fmt.Errorf("read %s at %d: %w", r.File.Name(), r.Pos, err)
+	}
+	return buf, nil
+}
+
+// segmentView is a referenced segment with the readable limit and index
+// entries captured under mu.
+type segmentView struct {
+	s       *segment
+	limit   int64
+	entries []offsetEntry
+}
+
+// viewsFrom references the segments that may hold offsets >= from. The
+// caller must release them.
+func (l *Log) viewsFrom(from int64) ([]segmentView, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return nil, ErrClosed
+	}
+	i := max(0, l.segmentIndexFor(from))
+	views := make([]segmentView, 0, len(l.segs)-i)
+	for _, s := range l.segs[i:] {
+		s.incRef()
+		views = append(views, segmentView{s: s, limit: s.size, entries: s.offIdx.entries})
+	}
+	return views, nil
+}
+
+func releaseViews(vs []segmentView) {
+	for _, v := range vs {
+		v.s.decRef()
+	}
+}
+
+// ScanBatches calls fn with each batch header from the batch containing
+// offset from to the current end of the log, stopping at (and returning)
+// the first error fn returns.
+func (l *Log) ScanBatches(from int64, fn func(BatchHeader) error) error {
+	views, err := l.viewsFrom(from)
+	if err != nil {
+		return err
+	}
+	defer releaseViews(views)
+	for _, v := range views {
+		if err := scanView(v, from, func(h *BatchHeader, _ int64) error { return fn(*h) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanView calls fn for each batch in v whose last offset is >= from.
+func scanView(v segmentView, from int64, fn func(h *BatchHeader, pos int64) error) error {
+	hr := newHeaderReader(v.s.log, v.s.logPath, v.limit)
+	defer hr.release()
+	pos := int64(0)
+	if from > v.s.base {
+		pos = lookupOffset(v.entries, from-v.s.base)
+	}
+	for {
+		h, err := hr.header(pos)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if h.LastOffset() >= from {
+			if err := fn(&h, pos); err != nil {
+				return err
+			}
+		}
+		pos += int64(h.Size())
+	}
+}
