@@ -190,6 +190,10 @@ func TestTopicsErrors(t *testing.T) {
 	if !strings.HasPrefix(r.stdout, "Topic: orders\t") {
 		t.Errorf("describe orders+missing printed %q, want the orders description", r.stdout)
 	}
+	r = runCLI(t, addr, "", "topics", "crate", "x")
+	if r.err == nil || !strings.Contains(r.err.Error(), `unknown command "crate"`) {
+		t.Errorf("mistyped subcommand: err = %v", r.err)
+	}
 	r = runCLI(t, addr, "", "topics", "create", "bad", "--config", "retention.ms")
 	if r.err == nil || !strings.Contains(r.err.Error(), "want key=value") {
 		t.Errorf("create with malformed --config: err = %v", r.err)
@@ -372,7 +376,9 @@ func TestConsumeFollow(t *testing.T) {
 	checkNoGoroutineLeak(t)
 	addr := startCLITestBroker(t)
 	mustRunCLI(t, addr, "", "topics", "create", "live", "--partitions", "1")
-	mustRunCLI(t, addr, "first\n", "produce", "live")
+	if r := mustRunCLI(t, addr, "first\n", "produce", "live"); r.stderr != "produced 1 record to topic live\n" {
+		t.Errorf("produce stderr = %q", r.stderr)
+	}
 
 	// Follow until three records were printed: one old, two produced while
 	// the consumer waits.
@@ -383,7 +389,9 @@ func TestConsumeFollow(t *testing.T) {
 			"consume", "live", "--from-beginning", "-f", "--max-messages", "3")
 	}()
 	waitForOutput(t, stdout, "first\n")
-	mustRunCLI(t, addr, "second\nthird\n", "produce", "live")
+	if r := mustRunCLI(t, addr, "second\nthird\n", "produce", "live"); r.stderr != "produced 2 records to topic live\n" {
+		t.Errorf("produce stderr = %q", r.stderr)
+	}
 	r := <-done
 	if r.err != nil || r.stdout != "first\nsecond\nthird\n" {
 		t.Fatalf("follow: err = %v, stdout = %q", r.err, r.stdout)
@@ -410,7 +418,7 @@ func TestConsumeFollow(t *testing.T) {
 	if r.err != nil {
 		t.Fatalf("interrupted consume: %v", r.err)
 	}
-	if strings.Contains(r.stdout, "first") || !strings.HasSuffix(r.stderr, "records from topic live\n") {
+	if strings.Contains(r.stdout, "first") || !regexp.MustCompile(`^consumed \d+ records? from topic live\n$`).MatchString(r.stderr) {
 		t.Errorf("interrupted consume: stdout %q, stderr %q", r.stdout, r.stderr)
 	}
 }

@@ -131,3 +131,11 @@ func brokerError(what string, err error, brokerMessage string) error {
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
+
+// clientRecordCount says "1 record" or "N records" for summaries.
+func clientRecordCount(n int64) string {
+	if n == 1 {
+		return "1 record"
+	}
+	return fmt.Sprintf("%d records", n)
+}

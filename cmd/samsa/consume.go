@@ -131,7 +131,7 @@ func runConsume(cmd *cobra.Command, cf *clientFlags, o *consumeOptions, topic st
 	if err := out.Flush(); err != nil {
 		return fmt.Errorf("write output: %w", err)
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "consumed %d records from topic %s\n", c.printed, topic)
+	fmt.Fprintf(cmd.ErrOrStderr(), "consumed %s from topic %s\n", clientRecordCount(c.printed), topic)
 	return nil
 }
 

@@ -210,7 +210,7 @@ read:
 
 	tally.mu.Lock()
 	defer tally.mu.Unlock()
-	fmt.Fprintf(cmd.ErrOrStderr(), "produced %d records to topic %s", tally.produced, topic)
+	fmt.Fprintf(cmd.ErrOrStderr(), "produced %s to topic %s", clientRecordCount(tally.produced), topic)
 	if tally.failed > 0 {
 		fmt.Fprintf(cmd.ErrOrStderr(), ", %d failed", tally.failed)
 	}

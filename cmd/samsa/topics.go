@@ -21,6 +21,10 @@ func newTopicsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "topics",
 		Short: "Create, list, describe and delete topics on a Kafka broker",
+		// Without this, cobra would print help for a mistyped subcommand
+		// and exit 0; NoArgs reports it as an unknown command.
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cf := addClientFlags(cmd)
 	cmd.AddCommand(
