@@ -1,0 +1,138 @@
+package api
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/samsa-kafka/samsa/internal/log"
+	"github.com/samsa-kafka/samsa/internal/partition"
+	"github.com/samsa-kafka/samsa/internal/server"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// handleProduce appends each partition's batches in request order (the
+// connection's requests are handled one at a time, so a producer's
+// in-flight requests land in order), then returns a reply that waits until
+// the data is as durable as the flush policy promises.
+func (b *Broker) handleProduce(req *kmsg.ProduceRequest) server.Reply {
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	validAcks := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
+	var durable sync.WaitGroup
+	type syncResult struct {
+		topic, part int
+		err         error
+	}
+	var mu sync.Mutex
+	var failed []syncResult
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		name := rt.Topic
+		nameErr := error(nil)
+		if req.Version >= 13 {
+			if n, ok := b.topicNameByID(rt.TopicID); ok {
+				name = n
+			} else {
+				nameErr = errorf(kerr.UnknownTopicID, "no topic with ID %s", topicIDString(rt.TopicID))
+			}
+		}
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+			var err error
+			var res partition.AppendResult
+			switch {
+			case !validAcks:
+				err = errorf(kerr.InvalidRequiredAcks, "acks must be -1, 0 or 1, got %d", req.Acks)
+			case nameErr != nil:
+				err = nameErr
+			case req.TransactionID != nil:
+				err = errorf(kerr.TransactionalIDAuthorizationFailed, "transactions are not implemented yet")
+			default:
+				res, err = b.appendTo(name, rp.Partition, rp.Records)
+			}
+			if err == nil {
+				sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = res.BaseOffset, res.LogAppendTime, res.LogStartOffset
+				if res.Durable != nil {
+					ti, pi := len(resp.Topics), len(st.Partitions)
+					durable.Add(1)
+					go func() { // fsyncs of different partitions overlap
+						defer durable.Done()
+						if err := res.Durable(); err != nil {
+							b.log.Error("flush failed", "topic", name, "partition", rp.Partition, "err", err)
+							mu.Lock()
+							failed = append(failed, syncResult{ti, pi, err})
+							mu.Unlock()
+						}
+					}()
+				}
+			}
+			sp.ErrorCode, sp.ErrorMessage = produceError(err)
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	if req.Acks == 0 {
+		return nil // no response; the flushes run on their own
+	}
+	return func() server.Response {
+		durable.Wait()
+		for _, f := range failed {
+			sp := &resp.Topics[f.topic].Partitions[f.part]
+			sp.ErrorCode = kerr.KafkaStorageError.Code
+			msg := f.err.Error()
+			sp.ErrorMessage = &msg
+			sp.BaseOffset = -1
+		}
+		return server.Response{Msg: resp}
+	}
+}
+
+// appendTo appends records to a partition, creating the topic first when
+// auto.create.topics.enable allows.
+func (b *Broker) appendTo(topic string, idx int32, records []byte) (partition.AppendResult, error) {
+	p, ts := b.partition(topic, idx)
+	if ts == nil && b.cfg.AutoCreateTopics && validateTopicName(topic) == nil {
+		if _, err := b.createTopic(topic, -1, -1, nil, false); err != nil {
+			if code, _ := codeOf(err); code != kerr.TopicAlreadyExists.Code {
+				return partition.AppendResult{}, err
+			}
+		}
+		p, ts = b.partition(topic, idx)
+	}
+	if p == nil {
+		return partition.AppendResult{}, errorf(kerr.UnknownTopicOrPartition, "%s-%d is not hosted here", topic, idx)
+	}
+	return p.Append(records)
+}
+
+func produceError(err error) (int16, *string) {
+	if err == nil {
+		return 0, nil
+	}
+	var code *kerr.Error
+	switch {
+	case errors.Is(err, log.ErrCorruptMessage):
+		code = kerr.CorruptMessage
+	case errors.Is(err, log.ErrMessageTooLarge):
+		code = kerr.MessageTooLarge
+	case errors.Is(err, log.ErrInvalidRecord):
+		code = kerr.InvalidRecord
+	case errors.Is(err, log.ErrUnsupportedMagic):
+		code = kerr.UnsupportedForMessageFormat
+	case errors.Is(err, partition.ErrOutOfOrderSequence):
+		code = kerr.OutOfOrderSequenceNumber
+	case errors.Is(err, partition.ErrInvalidProducerEpoch):
+		code = kerr.InvalidProducerEpoch
+	case errors.Is(err, partition.ErrTransactionalBatch):
+		code = kerr.InvalidRecord
+	case errors.Is(err, partition.ErrClosed):
+		code = kerr.NotLeaderForPartition
+	default:
+		return codeOf(err)
+	}
+	msg := err.Error()
+	return code.Code, &msg
+}

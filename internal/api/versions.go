@@ -1,0 +1,18 @@
+package api
+
+// supportedVersions lists every API key this broker implements with the
+// version range whose semantics are implemented. ApiVersions advertises
+// exactly this table, and the server rejects anything outside it.
+var supportedVersions = map[int16][2]int16{
+	0:  {3, 13}, // Produce: v3+ carries RecordBatch v2 (message format v0/v1 are refused); v13 addresses topics by ID
+	1:  {4, 17}, // Fetch: v12+ flexible, v13+ topic IDs (KIP-516)
+	2:  {1, 10}, // ListOffsets
+	3:  {0, 13}, // Metadata
+	18: {0, 4},  // ApiVersions
+	19: {0, 7},  // CreateTopics
+	20: {0, 6},  // DeleteTopics
+	22: {0, 5},  // InitProducerId (idempotent producers; transactional IDs are refused)
+	23: {2, 4},  // OffsetForLeaderEpoch
+	37: {0, 3},  // CreatePartitions
+	60: {0, 1},  // DescribeCluster
+}
