@@ -1,17 +1,307 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
 
+	"github.com/samsa-kafka/samsa/internal/bench"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func newBenchCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "not implemented yet",
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("bench: not implemented yet")
+		Short: "Load generator and machine-limit measurements",
+		Long: `Benchmarks for any Kafka-compatible broker and for this machine.
+
+produce, consume and e2e drive a broker with franz-go clients and report
+records/s, MB/s (10^6 bytes of record payload) and latency percentiles; with
+--start-broker they start the broker themselves and also report its CPU
+seconds per GB moved and its peak RSS. disk and loopback measure what the
+machine can do, for comparison. Progress goes to stderr once a second; --json
+prints a machine-readable summary on stdout.`,
+	}
+	cmd.AddCommand(benchProduceCmd(), benchConsumeCmd(), benchE2ECmd(), benchDiskCmd(), benchLoopbackCmd(), benchReportCmd())
+	return cmd
+}
+
+// benchCommon holds the flags every broker-facing bench command shares.
+type benchCommon struct {
+	bootstrap   string
+	json        bool
+	quiet       bool
+	label       string
+	target      string
+	startBroker bool
+	brokerCmd   string
+	fsync       bool
+	dataDir     string
+	keepData    bool
+}
+
+func (c *benchCommon) register(fs *pflag.FlagSet, brokerFlags bool) {
+	fs.StringVar(&c.bootstrap, "bootstrap-server", "127.0.0.1:9092", "broker addresses, comma separated")
+	fs.BoolVar(&c.json, "json", false, "print a JSON summary on stdout")
+	fs.BoolVarP(&c.quiet, "quiet", "q", false, "no progress lines on stderr")
+	fs.StringVar(&c.label, "label", "", "name of this run, copied into the summary")
+	fs.StringVar(&c.target, "target", "", "name of the broker under test, copied into the summary")
+	if brokerFlags {
+		fs.BoolVar(&c.startBroker, "start-broker", false, "start the broker as a subprocess (samsa serve, or --broker-cmd) and measure it")
+		fs.StringVar(&c.brokerCmd, "broker-cmd", "", "with --start-broker: command to run instead of samsa serve; {port}, {addr} and {dir} are replaced")
+		fs.BoolVar(&c.fsync, "fsync", true, "with --start-broker (samsa): fsync before acknowledging; false leaves flushing to the OS")
+		fs.StringVar(&c.dataDir, "data-dir", "", "with --start-broker: where to make the broker's temporary data directory")
+		fs.BoolVar(&c.keepData, "keep-data", false, "with --start-broker: keep the data directory and broker log")
+	}
+}
+
+func (c *benchCommon) client() bench.ClientConfig {
+	var brokers []string
+	for _, b := range strings.Split(c.bootstrap, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			brokers = append(brokers, b)
+		}
+	}
+	return bench.ClientConfig{Brokers: brokers}
+}
+
+func (c *benchCommon) brokerSpec() *bench.BrokerSpec {
+	if !c.startBroker {
+		return nil
+	}
+	return &bench.BrokerSpec{Command: c.brokerCmd, Fsync: c.fsync, DataDirBase: c.dataDir, KeepData: c.keepData}
+}
+
+func (c *benchCommon) progress() *os.File {
+	if c.quiet {
+		return nil
+	}
+	return os.Stderr
+}
+
+// finish prints the summary and returns the run's error.
+func (c *benchCommon) finish(cmd *cobra.Command, sum *bench.Summary, err error) error {
+	if sum == nil {
+		return err
+	}
+	sum.Label, sum.Target = c.label, c.target
+	if err != nil {
+		sum.Error = err.Error()
+	}
+	out := cmd.OutOrStdout()
+	if c.json {
+		if werr := sum.WriteJSON(out); werr != nil {
+			return errors.Join(err, werr)
+		}
+	} else if sum.Error == "" || sum.Produce != nil || sum.Consume != nil {
+		_ = sum.WriteText(out)
+	}
+	return err
+}
+
+func benchContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+}
+
+// benchProduceFlags registers the producer flags shared by produce and e2e.
+func benchProduceFlags(fs *pflag.FlagSet, pc *bench.ProduceConfig, linger time.Duration) {
+	fs.StringVar(&pc.Topic, "topic", "samsa-bench", "topic (created if missing)")
+	fs.IntVar(&pc.RecordSize, "record-size", 1024, "bytes of value per record")
+	fs.Int64Var(&pc.Records, "records", 0, "records to produce in total (0: until --duration)")
+	fs.DurationVar(&pc.Duration, "duration", 0, "how long to produce (0: until --records)")
+	fs.Int32Var(&pc.Partitions, "partitions", 8, "partitions when creating the topic")
+	fs.IntVar(&pc.Producers, "producers", 1, "independent producer clients")
+	fs.StringVar(&pc.Acks, "acks", "all", "all (-1), 1 or 0")
+	fs.BoolVar(&pc.NoIdempotence, "no-idempotence", false, "turn idempotent writes off with acks=all")
+	fs.IntVar(&pc.MaxInflight, "max-inflight", 5, "produce requests in flight per broker without idempotence")
+	fs.StringVar(&pc.Compression, "compression", "none", "none, gzip, snappy, lz4 or zstd")
+	fs.DurationVar(&pc.Linger, "linger", linger, "how long a partition's batch waits for more records")
+	fs.IntVar(&pc.BatchBytes, "batch-bytes", 1<<20, "maximum bytes per record batch")
+	fs.Float64Var(&pc.Rate, "rate", 0, "target records/s across all producers (0: as fast as possible)")
+}
+
+func benchProduceCmd() *cobra.Command {
+	var (
+		common  benchCommon
+		pc      bench.ProduceConfig
+		cc      bench.ConsumeConfig
+		consume bool
+	)
+	cmd := &cobra.Command{
+		Use:   "produce",
+		Short: "Produce as fast as possible (or at --rate) and report throughput and ack latency",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if pc.Records <= 0 && pc.Duration <= 0 {
+				pc.Duration = 10 * time.Second
+			}
+			ctx, cancel := benchContext(cmd)
+			defer cancel()
+			pc.ClientConfig = common.client()
+			pc.Progress = common.progress()
+			run := bench.ProduceRun{Produce: pc, ConsumeAfter: consume, Consume: cc, Broker: common.brokerSpec(), Log: os.Stderr}
+			sum, err := run.Run(ctx)
+			return common.finish(cmd, sum, err)
 		},
 	}
+	fs := cmd.Flags()
+	common.register(fs, true)
+	benchProduceFlags(fs, &pc, 5*time.Millisecond)
+	fs.BoolVar(&consume, "consume", false, "afterwards, read the whole topic back with one consumer and report that too")
+	fs.Int32Var(&cc.FetchMaxBytes, "fetch-max-bytes", 64<<20, "with --consume: bytes per fetch response")
+	fs.Int32Var(&cc.PartitionMaxBytes, "partition-max-bytes", 16<<20, "with --consume: bytes per partition per fetch")
+	return cmd
+}
+
+func benchConsumeCmd() *cobra.Command {
+	var (
+		common benchCommon
+		cc     bench.ConsumeConfig
+	)
+	cmd := &cobra.Command{
+		Use:   "consume",
+		Short: "Read a topic from the beginning (direct partition reads) and report throughput",
+		Long: `Reads every partition of the topic from its start offset with one client, no
+group, until it reaches the end offsets listed at the start, or until
+--records records arrived.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := benchContext(cmd)
+			defer cancel()
+			cc.ClientConfig = common.client()
+			cc.Progress = common.progress()
+			sum, err := bench.RunConsume(ctx, cc)
+			return common.finish(cmd, sum, err)
+		},
+	}
+	fs := cmd.Flags()
+	common.register(fs, false)
+	fs.StringVar(&cc.Topic, "topic", "samsa-bench", "topic to read")
+	fs.Int64Var(&cc.Records, "records", 0, "records to read (0: until caught up with the end offsets at start)")
+	fs.DurationVar(&cc.IdleTimeout, "idle-timeout", 30*time.Second, "fail when no record arrives for this long")
+	fs.Int32Var(&cc.FetchMaxBytes, "fetch-max-bytes", 64<<20, "bytes per fetch response")
+	fs.Int32Var(&cc.PartitionMaxBytes, "partition-max-bytes", 16<<20, "bytes per partition per fetch")
+	return cmd
+}
+
+func benchE2ECmd() *cobra.Command {
+	var (
+		common       benchCommon
+		ec           bench.E2EConfig
+		rateFrom     string
+		rateFraction float64
+	)
+	cmd := &cobra.Command{
+		Use:   "e2e",
+		Short: "Produce at a fixed rate and measure end-to-end latency to a consumer",
+		Long: `Producers send at --rate records/s with the send time in each value; one
+consumer reading the partitions directly measures the time to arrival.
+Reports p50, p99, p99.9 and max, excluding --warmup.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if rateFrom != "" {
+				r, err := bench.ProduceRateFromFile(rateFrom)
+				if err != nil {
+					return err
+				}
+				ec.Rate = r * rateFraction
+			}
+			if ec.Records <= 0 && ec.Duration <= 0 {
+				ec.Duration = 10 * time.Second
+			}
+			ctx, cancel := benchContext(cmd)
+			defer cancel()
+			ec.ClientConfig = common.client()
+			ec.Progress = common.progress()
+			sum, err := bench.E2ERun{E2E: ec, Broker: common.brokerSpec(), Log: os.Stderr}.Run(ctx)
+			return common.finish(cmd, sum, err)
+		},
+	}
+	fs := cmd.Flags()
+	common.register(fs, true)
+	benchProduceFlags(fs, &ec.ProduceConfig, 0)
+	fs.Lookup("rate").DefValue = "10000"
+	ec.Rate = 10000
+	fs.DurationVar(&ec.Warmup, "warmup", time.Second, "leave records sent in the first this long out of the percentiles")
+	fs.StringVar(&rateFrom, "rate-from", "", "take the rate from this produce --json summary's records/s, times --rate-fraction")
+	fs.Float64Var(&rateFraction, "rate-fraction", 0.5, "with --rate-from: fraction of that rate")
+	return cmd
+}
+
+func benchDiskCmd() *cobra.Command {
+	var (
+		common benchCommon
+		dc     bench.DiskConfig
+	)
+	cmd := &cobra.Command{
+		Use:   "disk",
+		Short: "Sequential write bandwidth of a directory, with and without fsync",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := benchContext(cmd)
+			defer cancel()
+			dc.Progress = common.progress()
+			sum, err := bench.RunDisk(ctx, dc)
+			return common.finish(cmd, sum, err)
+		},
+	}
+	fs := cmd.Flags()
+	fs.BoolVar(&common.json, "json", false, "print a JSON summary on stdout")
+	fs.BoolVarP(&common.quiet, "quiet", "q", false, "no progress lines on stderr")
+	fs.StringVar(&common.label, "label", "", "name of this run, copied into the summary")
+	fs.StringVar(&dc.Dir, "dir", os.TempDir(), "directory to write in (use the broker's data directory's file system)")
+	fs.IntVar(&dc.BlockBytes, "block-bytes", 1<<20, "bytes per write")
+	fs.Int64Var(&dc.MaxBytes, "max-bytes", 1<<30, "bytes per pass at most")
+	fs.DurationVar(&dc.MaxDuration, "duration", 3*time.Second, "time per pass at most")
+	fs.Int64Var(&dc.FsyncEveryBytes, "fsync-every", 8<<20, "bytes between fsyncs in the group-commit pass")
+	return cmd
+}
+
+func benchLoopbackCmd() *cobra.Command {
+	var (
+		common benchCommon
+		lc     bench.LoopbackConfig
+	)
+	cmd := &cobra.Command{
+		Use:   "loopback",
+		Short: "TCP bandwidth over 127.0.0.1 with sendfile from a page-cached file",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := benchContext(cmd)
+			defer cancel()
+			sum, err := bench.RunLoopback(ctx, lc)
+			return common.finish(cmd, sum, err)
+		},
+	}
+	fs := cmd.Flags()
+	fs.BoolVar(&common.json, "json", false, "print a JSON summary on stdout")
+	fs.StringVar(&common.label, "label", "", "name of this run, copied into the summary")
+	fs.StringVar(&lc.Dir, "dir", "", "directory for the source file (default: system temp dir)")
+	fs.Int64Var(&lc.FileBytes, "file-bytes", 64<<20, "size of the source file")
+	fs.DurationVar(&lc.Duration, "duration", 3*time.Second, "how long to send")
+	fs.IntVar(&lc.ReadBufferBytes, "read-bytes", 1<<20, "receiver's read size")
+	return cmd
+}
+
+func benchReportCmd() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "report",
+		Short: "Markdown table from the JSON summaries that bench/run.sh collects",
+		Long: `Reads DIR/*.json (summaries with --label and --target set; targets samsa,
+kfake and null; kinds disk and loopback for the machine limits) and prints
+a markdown table with absolute figures and the ratios Samsa/kfake and
+Samsa/limit.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return bench.WriteReport(cmd.OutOrStdout(), dir)
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", ".", "directory of JSON summaries")
+	return cmd
 }

@@ -1,0 +1,155 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// ConsumeConfig describes a consume workload: one client reads the topic's
+// partitions directly (no group), from their start offsets.
+type ConsumeConfig struct {
+	ClientConfig
+	Topic string
+	// Records, if positive, is how many records to read (waiting for them
+	// to be produced if need be); otherwise the run reads until it reaches
+	// the end offsets listed when it started.
+	Records int64
+	// IdleTimeout ends the run with an error when no record arrives for
+	// this long (default 30s).
+	IdleTimeout time.Duration
+	// FetchMaxBytes and PartitionMaxBytes size the fetch requests.
+	FetchMaxBytes     int32
+	PartitionMaxBytes int32
+
+	Progress         io.Writer
+	ProgressInterval time.Duration
+}
+
+func (c *ConsumeConfig) validate() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return errors.New("no bootstrap servers")
+	case c.Topic == "":
+		return errors.New("no topic")
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 30 * time.Second
+	}
+	if c.FetchMaxBytes <= 0 {
+		c.FetchMaxBytes = 64 << 20
+	}
+	if c.PartitionMaxBytes <= 0 {
+		c.PartitionMaxBytes = 16 << 20
+	}
+	if c.ProgressInterval <= 0 {
+		c.ProgressInterval = time.Second
+	}
+	return nil
+}
+
+func (c *ConsumeConfig) consumerOpts(from map[int32]int64) []kgo.Opt {
+	cc := c.ClientConfig
+	cc.ClientID = "samsa-bench-consumer"
+	offsets := make(map[int32]kgo.Offset, len(from))
+	for p, o := range from {
+		offsets[p] = kgo.NewOffset().At(o)
+	}
+	return append(cc.opts(),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{c.Topic: offsets}),
+		kgo.FetchMaxBytes(c.FetchMaxBytes),
+		kgo.FetchMaxPartitionBytes(c.PartitionMaxBytes),
+		kgo.FetchMaxWait(500*time.Millisecond),
+	)
+}
+
+// RunConsume reads the topic and reports the throughput.
+func RunConsume(ctx context.Context, cfg ConsumeConfig) (*Summary, error) {
+	sum := &Summary{Kind: "consume"}
+	if err := cfg.validate(); err != nil {
+		return sum, err
+	}
+	start, end, err := partitionOffsets(ctx, cfg.ClientConfig, cfg.Topic)
+	if err != nil {
+		return sum, err
+	}
+	sum.Workload = &Workload{Topic: cfg.Topic, Partitions: int32(len(start))}
+	sum.Consume, err = consume(ctx, &cfg, start, end)
+	if sum.Consume != nil && sum.Consume.Records > 0 {
+		sum.Workload.RecordSize = int(sum.Consume.Bytes / sum.Consume.Records)
+	}
+	return sum, err
+}
+
+// consume reads from the offsets in from until cfg.Records records arrived
+// or, when cfg.Records is 0, until every partition reached its offset in
+// until.
+func consume(ctx context.Context, cfg *ConsumeConfig, from, until map[int32]int64) (*Throughput, error) {
+	var want int64
+	pending := make(map[int32]int64) // partition -> end offset still to reach
+	for p, e := range until {
+		if s := from[p]; e > s {
+			pending[p] = e
+			want += e - s
+		}
+	}
+	if cfg.Records > 0 {
+		want = cfg.Records
+	} else if want == 0 {
+		return newThroughput(0, 0, 0), nil
+	}
+
+	cl, err := kgo.NewClient(cfg.consumerOpts(from)...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+
+	var got Counter
+	prog := startProgress(cfg.Progress, "consume", &got, cfg.ProgressInterval, nil)
+	defer prog.Stop()
+
+	begin := time.Now()
+	lastData := begin
+	var runErr error
+	for runErr == nil {
+		if cfg.Records > 0 && got.Records.Load() >= want {
+			break
+		}
+		if cfg.Records <= 0 && len(pending) == 0 {
+			break
+		}
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		if err := ctx.Err(); err != nil {
+			runErr = err
+			break
+		}
+		n := 0
+		fs.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) && runErr == nil {
+				runErr = fmt.Errorf("fetch %s/%d: %w", t, p, err)
+			}
+		})
+		fs.EachRecord(func(r *kgo.Record) {
+			n++
+			got.Add(len(r.Value) + len(r.Key))
+			if e, ok := pending[r.Partition]; ok && r.Offset+1 >= e {
+				delete(pending, r.Partition)
+			}
+		})
+		now := time.Now()
+		if n > 0 {
+			lastData = now
+		} else if now.Sub(lastData) > cfg.IdleTimeout && runErr == nil {
+			runErr = fmt.Errorf("no records for %v after %d of %d", cfg.IdleTimeout, got.Records.Load(), want)
+		}
+	}
+	elapsed := time.Since(begin)
+	return newThroughput(got.Records.Load(), got.Bytes.Load(), elapsed), runErr
+}

@@ -1,0 +1,163 @@
+package bench
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// E2EConfig describes an end-to-end latency run: producers at a fixed rate
+// stamp each record with its send time, and one consumer, reading the
+// partitions directly from where they ended before the run, measures how
+// long each record took to arrive.
+type E2EConfig struct {
+	ProduceConfig
+	// Warmup is excluded from the latency histogram (records sent in the
+	// first Warmup of the run are counted but not measured).
+	Warmup time.Duration
+	// DrainTimeout bounds the wait for the last records after producing
+	// ends (default 30s).
+	DrainTimeout time.Duration
+}
+
+// RunE2E runs an end-to-end latency workload.
+func RunE2E(ctx context.Context, cfg E2EConfig) (*Summary, error) {
+	sum := &Summary{Kind: "e2e"}
+	if err := cfg.validate(); err != nil {
+		return sum, err
+	}
+	if cfg.Rate <= 0 {
+		return sum, errors.New("e2e needs a fixed --rate")
+	}
+	if cfg.RecordSize < 8 {
+		return sum, fmt.Errorf("record size %d: e2e needs at least 8 bytes for the timestamp", cfg.RecordSize)
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 30 * time.Second
+	}
+	_, idem, acks, codec, err := cfg.producerOpts(0)
+	if err != nil {
+		return sum, err
+	}
+	parts, err := EnsureTopic(ctx, cfg.ClientConfig, cfg.Topic, cfg.Partitions)
+	if err != nil {
+		return sum, err
+	}
+	sum.Workload = cfg.workload(parts, idem, acks, codec)
+	_, end, err := partitionOffsets(ctx, cfg.ClientConfig, cfg.Topic)
+	if err != nil {
+		return sum, err
+	}
+
+	cc := ConsumeConfig{ClientConfig: cfg.ClientConfig, Topic: cfg.Topic}
+	if err := cc.validate(); err != nil {
+		return sum, err
+	}
+	cl, err := kgo.NewClient(cc.consumerOpts(end)...)
+	if err != nil {
+		return sum, err
+	}
+	defer cl.Close()
+	if err := cl.Ping(ctx); err != nil {
+		return sum, err
+	}
+
+	base := time.Now()
+	warmupNs := int64(cfg.Warmup)
+	rcv := &e2eReceiver{}
+	cctx, stopConsumer := context.WithCancel(ctx)
+	defer stopConsumer()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rcv.loop(cctx, cl, base, warmupNs)
+	}()
+
+	p := &producers{cfg: &cfg.ProduceConfig, stamp: true, stampBase: base}
+	sum.Produce, err = p.run(ctx)
+	var acked int64
+	if sum.Produce != nil {
+		acked = sum.Produce.Records
+	}
+	if err == nil {
+		err = rcv.waitFor(ctx, acked, cfg.DrainTimeout)
+	}
+	stopConsumer()
+	wg.Wait()
+
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	sum.E2E = &E2EResult{
+		Latency:  LatencyOf(&rcv.hist),
+		Received: rcv.received,
+		Missing:  max(0, acked-rcv.received),
+		Warmup:   cfg.Warmup.Seconds(),
+	}
+	if err == nil && rcv.err != nil {
+		err = rcv.err
+	}
+	return sum, err
+}
+
+type e2eReceiver struct {
+	mu       sync.Mutex
+	hist     Histogram
+	received int64
+	err      error
+}
+
+func (r *e2eReceiver) loop(ctx context.Context, cl *kgo.Client, base time.Time, warmupNs int64) {
+	for ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		now := int64(time.Since(base))
+		r.mu.Lock()
+		fs.EachError(func(t string, p int32, err error) {
+			if r.err == nil && !errors.Is(err, context.Canceled) {
+				r.err = fmt.Errorf("fetch %s/%d: %w", t, p, err)
+			}
+		})
+		fs.EachRecord(func(rec *kgo.Record) {
+			r.received++
+			if len(rec.Value) < 8 {
+				return
+			}
+			sent := int64(binary.BigEndian.Uint64(rec.Value))
+			if sent >= warmupNs {
+				r.hist.Record(now - sent)
+			}
+		})
+		r.mu.Unlock()
+	}
+}
+
+// waitFor waits until n records were received, the receiver failed, or no
+// progress was made for timeout. It checks every few milliseconds, which is
+// fine next to a timeout measured in seconds.
+func (r *e2eReceiver) waitFor(ctx context.Context, n int64, timeout time.Duration) error {
+	var last int64 = -1
+	lastChange := time.Now()
+	for {
+		r.mu.Lock()
+		got, err := r.received, r.err
+		r.mu.Unlock()
+		switch {
+		case err != nil:
+			return err
+		case got >= n:
+			return nil
+		case got != last:
+			last, lastChange = got, time.Now()
+		case time.Since(lastChange) > timeout:
+			return fmt.Errorf("consumer received %d of %d records, none in the last %v", got, n, timeout)
+		}
+		if err := (SystemClock{}).Sleep(ctx, 5*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,84 @@
+package bench
+
+import (
+	"context"
+	"time"
+)
+
+// Clock is the time source of the rate limiter and progress reporter, so that
+// tests can drive them without sleeping.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits for d or until ctx is done, returning ctx.Err() then.
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// Sleep waits for d or for ctx.
+func (SystemClock) Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Limiter paces a stream of events to a fixed rate. Event k (counting from 0)
+// is due at start + k/rate; Wait blocks until the next event is due. Because
+// the schedule is absolute, a sender that fell behind (a slow Produce call)
+// catches up in a burst instead of losing throughput, which is what a
+// fixed-rate load generator should do. A rate of 0 or less means unlimited.
+type Limiter struct {
+	clock Clock
+	rate  float64
+	start time.Time
+	sent  int64
+}
+
+// NewLimiter returns a limiter for rate events per second whose schedule
+// starts at the first Wait.
+func NewLimiter(clock Clock, rate float64) *Limiter {
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	return &Limiter{clock: clock, rate: rate}
+}
+
+// minSleep is the shortest sleep worth taking; below it timers are too
+// coarse and we let a few events through early instead (they are at most
+// minSleep ahead of schedule).
+const minSleep = 200 * time.Microsecond
+
+// Wait blocks until the next event is due and counts it. It returns early
+// only with ctx's error.
+func (l *Limiter) Wait(ctx context.Context) error {
+	if l.rate <= 0 {
+		return ctx.Err()
+	}
+	now := l.clock.Now()
+	if l.sent == 0 {
+		l.start = now
+	}
+	due := l.start.Add(time.Duration(float64(l.sent) / l.rate * float64(time.Second)))
+	if d := due.Sub(now); d >= minSleep {
+		if err := l.clock.Sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+	l.sent++
+	return nil
+}
+
+// Sent is how many events Wait has let through.
+func (l *Limiter) Sent() int64 { return l.sent }

@@ -1,0 +1,161 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// brokerSession measures a broker the bench started across the phases of a
+// run. A nil *brokerSession (no broker started) does nothing.
+type brokerSession struct {
+	b     *Broker
+	last  ProcStats
+	stats BrokerStats
+}
+
+func startSession(ctx context.Context, spec *BrokerSpec, log io.Writer) (*brokerSession, error) {
+	if spec == nil {
+		return nil, nil
+	}
+	b, err := StartBroker(ctx, *spec)
+	if err != nil {
+		return nil, err
+	}
+	if log != nil {
+		fmt.Fprintf(log, "started broker pid %d at %s: %s\n", b.PID(), b.Addr, b.Command)
+	}
+	s := &brokerSession{b: b, stats: BrokerStats{Command: b.Command, PID: b.PID()}}
+	if s.last, err = b.Stats(); err != nil {
+		_ = b.Stop()
+		return nil, fmt.Errorf("broker stats: %w", err)
+	}
+	return s, nil
+}
+
+// phase returns the broker CPU seconds since the previous call.
+func (s *brokerSession) phase() float64 {
+	if s == nil {
+		return 0
+	}
+	st, err := s.b.Stats()
+	if err != nil {
+		return 0 // exited; the run reports its own error
+	}
+	d := st.CPUSeconds - s.last.CPUSeconds
+	s.last = st
+	s.stats.CPUSeconds += d
+	if st.PeakRSSBytes > s.stats.PeakRSSBytes {
+		s.stats.PeakRSSBytes = st.PeakRSSBytes
+	}
+	return d
+}
+
+func (s *brokerSession) finish(sum *Summary) error {
+	if s == nil {
+		return nil
+	}
+	var moved int64
+	if sum.Produce != nil {
+		moved += sum.Produce.Bytes
+	}
+	if sum.Consume != nil {
+		moved += sum.Consume.Bytes
+	}
+	s.stats.BytesMoved = moved
+	if moved > 0 {
+		s.stats.CPUSecondsPerGB = s.stats.CPUSeconds / (float64(moved) / 1e9)
+	}
+	sum.Broker = &s.stats
+	return s.b.Stop()
+}
+
+func fsyncName(spec *BrokerSpec) string {
+	if spec == nil || spec.Command != "" {
+		return ""
+	}
+	if spec.Fsync {
+		return "on"
+	}
+	return "off"
+}
+
+// ProduceRun is a produce workload, optionally against a broker the bench
+// starts, optionally followed by one consumer reading the topic back.
+type ProduceRun struct {
+	Produce ProduceConfig
+	// ConsumeAfter reads the whole topic back with Consume's settings
+	// (its Topic and Brokers are taken from Produce).
+	ConsumeAfter bool
+	Consume      ConsumeConfig
+	// Broker, if set, is started before and stopped after the run.
+	Broker *BrokerSpec
+	// Log receives broker start-up lines (progress goes to Produce.Progress).
+	Log io.Writer
+}
+
+// Run runs r. The summary holds whatever was measured even when err is set.
+func (r ProduceRun) Run(ctx context.Context) (*Summary, error) {
+	sess, err := startSession(ctx, r.Broker, r.Log)
+	if err != nil {
+		return &Summary{Kind: "produce"}, err
+	}
+	if sess != nil {
+		r.Produce.Brokers = []string{sess.b.Addr}
+	}
+	sum, err := RunProduce(ctx, r.Produce)
+	if sess != nil {
+		sess.stats.ProduceCPUSeconds = sess.phase()
+	}
+	if sum.Workload != nil {
+		sum.Workload.Fsync = fsyncName(r.Broker)
+	}
+	if err == nil && r.ConsumeAfter {
+		cc := r.Consume
+		cc.ClientConfig = r.Produce.ClientConfig
+		cc.Topic = r.Produce.Topic
+		if cc.Progress == nil {
+			cc.Progress = r.Produce.Progress
+		}
+		if err = cc.validate(); err == nil {
+			var start, end map[int32]int64
+			if start, end, err = partitionOffsets(ctx, cc.ClientConfig, cc.Topic); err == nil {
+				sum.Consume, err = consume(ctx, &cc, start, end)
+			}
+		}
+		if sess != nil {
+			sess.stats.ConsumeCPUSeconds = sess.phase()
+		}
+	}
+	err = errors.Join(err, sess.finish(sum))
+	return sum, err
+}
+
+// E2ERun is an end-to-end latency run, optionally against a broker the bench
+// starts.
+type E2ERun struct {
+	E2E    E2EConfig
+	Broker *BrokerSpec
+	Log    io.Writer
+}
+
+// Run runs r.
+func (r E2ERun) Run(ctx context.Context) (*Summary, error) {
+	sess, err := startSession(ctx, r.Broker, r.Log)
+	if err != nil {
+		return &Summary{Kind: "e2e"}, err
+	}
+	if sess != nil {
+		r.E2E.Brokers = []string{sess.b.Addr}
+	}
+	sum, err := RunE2E(ctx, r.E2E)
+	if sess != nil {
+		sess.stats.ProduceCPUSeconds = sess.phase()
+	}
+	if sum.Workload != nil {
+		sum.Workload.Fsync = fsyncName(r.Broker)
+	}
+	err = errors.Join(err, sess.finish(sum))
+	return sum, err
+}

@@ -1,0 +1,216 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+)
+
+// SummaryVersion is bumped when a field of Summary changes meaning or goes
+// away, so that scripts reading old result files can tell.
+const SummaryVersion = 1
+
+// Summary is the machine-readable result of one bench run (printed with
+// --json). Throughput is in records and bytes of record payload (key plus
+// value); MB means 10^6 bytes everywhere, including the machine limits, so
+// that ratios between them are plain divisions.
+type Summary struct {
+	Version int    `json:"version"`
+	Kind    string `json:"kind"` // produce, consume, e2e, disk, loopback
+	// Label and Target are free-form names that scripts pass in to tell
+	// runs apart (bench/run.sh: the workload and the broker under test).
+	Label  string `json:"label,omitempty"`
+	Target string `json:"target,omitempty"`
+	// Error is set when the run failed; the figures present are partial.
+	Error string `json:"error,omitempty"`
+
+	Workload *Workload       `json:"workload,omitempty"`
+	Produce  *Throughput     `json:"produce,omitempty"`
+	Consume  *Throughput     `json:"consume,omitempty"`
+	E2E      *E2EResult      `json:"e2e,omitempty"`
+	Broker   *BrokerStats    `json:"broker,omitempty"`
+	Disk     *DiskResult     `json:"disk,omitempty"`
+	Loopback *LoopbackResult `json:"loopback,omitempty"`
+}
+
+// Workload records the parameters a produce, consume or e2e run used.
+type Workload struct {
+	Topic       string  `json:"topic"`
+	RecordSize  int     `json:"record_size"`
+	Partitions  int32   `json:"partitions"`
+	Producers   int     `json:"producers,omitempty"`
+	Acks        string  `json:"acks,omitempty"`
+	Idempotent  bool    `json:"idempotent,omitempty"`
+	Compression string  `json:"compression,omitempty"`
+	LingerMs    float64 `json:"linger_ms"`
+	BatchBytes  int     `json:"batch_bytes,omitempty"`
+	TargetRate  float64 `json:"target_rate"` // records/s, 0 = as fast as possible
+	// Fsync is the flush policy the bench asked of a broker it started:
+	// "on" (fsync before ack), "off" (left to the OS) or "" when the broker
+	// was not started by the bench or ignores the setting.
+	Fsync string `json:"fsync,omitempty"`
+}
+
+// Throughput is one direction of data flow.
+type Throughput struct {
+	Records       int64   `json:"records"`
+	Bytes         int64   `json:"bytes"`
+	Seconds       float64 `json:"seconds"`
+	RecordsPerSec float64 `json:"records_per_sec"`
+	MBPerSec      float64 `json:"mb_per_sec"`
+	Errors        int64   `json:"errors,omitempty"`
+	FirstError    string  `json:"first_error,omitempty"`
+	// Latency is, for produce, from the Produce call to the broker's
+	// acknowledgement of that record.
+	Latency *Latency `json:"latency,omitempty"`
+}
+
+// Latency summarises a histogram of durations, in milliseconds.
+type Latency struct {
+	Count  uint64  `json:"count"`
+	MeanMs float64 `json:"mean_ms"`
+	P50Ms  float64 `json:"p50_ms"`
+	P99Ms  float64 `json:"p99_ms"`
+	P999Ms float64 `json:"p999_ms"`
+	MaxMs  float64 `json:"max_ms"`
+}
+
+// E2EResult is the end-to-end latency from the producer's send time, written
+// into the record, to the consumer receiving it.
+type E2EResult struct {
+	Latency  Latency `json:"latency"`
+	Received int64   `json:"received"`
+	// Missing is how many acknowledged records the consumer never saw.
+	Missing int64   `json:"missing"`
+	Warmup  float64 `json:"warmup_seconds"`
+}
+
+// BrokerStats describes the broker process when the bench started it.
+type BrokerStats struct {
+	Command string `json:"command"`
+	PID     int    `json:"pid"`
+	// CPUSeconds is user plus system CPU time the broker spent during the
+	// measured phases (not its start-up).
+	CPUSeconds        float64 `json:"cpu_seconds"`
+	ProduceCPUSeconds float64 `json:"produce_cpu_seconds"`
+	ConsumeCPUSeconds float64 `json:"consume_cpu_seconds,omitempty"`
+	// BytesMoved is the record payload produced plus consumed.
+	BytesMoved      int64   `json:"bytes_moved"`
+	CPUSecondsPerGB float64 `json:"cpu_seconds_per_gb"`
+	// PeakRSSBytes is the process's high-water resident set (VmHWM).
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+}
+
+// DiskResult is the sequential write bandwidth of a directory's file system.
+type DiskResult struct {
+	Dir        string `json:"dir"`
+	BlockBytes int    `json:"block_bytes"`
+	// PageCacheMBPerSec: writes with no fsync (the OS flushes later).
+	PageCacheMBPerSec float64 `json:"page_cache_mb_per_sec"`
+	// FsyncEachBlockMBPerSec: write one block, fsync, repeat.
+	FsyncEachBlockMBPerSec float64 `json:"fsync_each_block_mb_per_sec"`
+	// FsyncEveryMBPerSec: fsync after every FsyncEveryBytes, as a group
+	// commit that gathers that much would.
+	FsyncEveryBytes    int64   `json:"fsync_every_bytes"`
+	FsyncEveryMBPerSec float64 `json:"fsync_every_mb_per_sec"`
+}
+
+// LoopbackResult is TCP bandwidth over 127.0.0.1 from a page-cached file sent
+// with sendfile to a receiver that discards.
+type LoopbackResult struct {
+	Method   string  `json:"method"`
+	Bytes    int64   `json:"bytes"`
+	Seconds  float64 `json:"seconds"`
+	MBPerSec float64 `json:"mb_per_sec"`
+}
+
+func newThroughput(records, bytes int64, elapsed time.Duration) *Throughput {
+	t := &Throughput{Records: records, Bytes: bytes, Seconds: elapsed.Seconds()}
+	if s := elapsed.Seconds(); s > 0 {
+		t.RecordsPerSec = float64(records) / s
+		t.MBPerSec = float64(bytes) / 1e6 / s
+	}
+	return t
+}
+
+// LatencyOf summarises a histogram of nanosecond samples.
+func LatencyOf(h *Histogram) Latency {
+	ms := func(v int64) float64 { return float64(v) / 1e6 }
+	return Latency{
+		Count:  h.Count(),
+		MeanMs: h.Mean() / 1e6,
+		P50Ms:  ms(h.Percentile(50)),
+		P99Ms:  ms(h.Percentile(99)),
+		P999Ms: ms(h.Percentile(99.9)),
+		MaxMs:  ms(h.Max()),
+	}
+}
+
+// WriteJSON writes s as one indented JSON document.
+func (s *Summary) WriteJSON(w io.Writer) error {
+	s.Version = SummaryVersion
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
+
+// WriteText writes s for a person to read.
+func (s *Summary) WriteText(w io.Writer) error {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	if wl := s.Workload; wl != nil {
+		p("workload: topic=%s record-size=%d partitions=%d", wl.Topic, wl.RecordSize, wl.Partitions)
+		if wl.Producers > 0 {
+			p(" producers=%d acks=%s idempotent=%v compression=%s linger=%gms batch-bytes=%d",
+				wl.Producers, wl.Acks, wl.Idempotent, wl.Compression, wl.LingerMs, wl.BatchBytes)
+		}
+		if wl.TargetRate > 0 {
+			p(" rate=%g/s", wl.TargetRate)
+		}
+		if wl.Fsync != "" {
+			p(" fsync=%s", wl.Fsync)
+		}
+		p("\n")
+	}
+	tp := func(name string, t *Throughput) {
+		if t == nil {
+			return
+		}
+		p("%s: %d records, %.1f MB in %.2fs: %.0f records/s, %.1f MB/s", name,
+			t.Records, float64(t.Bytes)/1e6, t.Seconds, t.RecordsPerSec, t.MBPerSec)
+		if t.Errors > 0 {
+			p(", %d errors (first: %s)", t.Errors, t.FirstError)
+		}
+		p("\n")
+		if l := t.Latency; l != nil && l.Count > 0 {
+			p("%s ack latency: %s\n", name, l)
+		}
+	}
+	tp("produce", s.Produce)
+	tp("consume", s.Consume)
+	if e := s.E2E; e != nil {
+		p("end-to-end latency: %s (received %d, missing %d, warm-up %.1fs excluded)\n",
+			e.Latency, e.Received, e.Missing, e.Warmup)
+	}
+	if b := s.Broker; b != nil {
+		p("broker pid %d: %.2f CPU s (produce %.2f, consume %.2f) for %.1f MB moved = %.2f CPU s/GB, peak RSS %.1f MiB\n",
+			b.PID, b.CPUSeconds, b.ProduceCPUSeconds, b.ConsumeCPUSeconds, float64(b.BytesMoved)/1e6,
+			b.CPUSecondsPerGB, float64(b.PeakRSSBytes)/(1<<20))
+	}
+	if d := s.Disk; d != nil {
+		p("disk %s, %d KiB writes: page cache %.1f MB/s, fsync each write %.1f MB/s, fsync every %d MiB %.1f MB/s\n",
+			d.Dir, d.BlockBytes>>10, d.PageCacheMBPerSec, d.FsyncEachBlockMBPerSec, d.FsyncEveryBytes>>20, d.FsyncEveryMBPerSec)
+	}
+	if l := s.Loopback; l != nil {
+		p("loopback TCP (%s): %.1f MB in %.2fs = %.1f MB/s\n", l.Method, float64(l.Bytes)/1e6, l.Seconds, l.MBPerSec)
+	}
+	if s.Error != "" {
+		p("error: %s\n", s.Error)
+	}
+	return nil
+}
+
+func (l Latency) String() string {
+	return fmt.Sprintf("p50 %.2fms p99 %.2fms p99.9 %.2fms max %.2fms mean %.2fms (n=%d)",
+		l.P50Ms, l.P99Ms, l.P999Ms, l.MaxMs, l.MeanMs, l.Count)
+}
