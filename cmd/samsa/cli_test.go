@@ -7,6 +7,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -598,5 +599,37 @@ func TestConsumeStopsAfterTransactionMarker(t *testing.T) {
 	}
 	if r.err != nil || r.stdout != "one\ntwo\n" {
 		t.Fatalf("consume: err = %v, stdout = %q", r.err, r.stdout)
+	}
+}
+
+// failingReader returns its error after the data of its reader.
+type failingReader struct {
+	r   io.Reader
+	err error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err == io.EOF {
+		err = f.err
+	}
+	return n, err
+}
+
+func TestProduceDeliversLinesReadBeforeInputError(t *testing.T) {
+	checkNoGoroutineLeak(t)
+	addr := startCLITestBroker(t)
+	mustRunCLI(t, addr, "", "topics", "create", "partial", "--partitions", "1")
+
+	stdin := &failingReader{r: strings.NewReader("a\nb\n"), err: errors.New("disk on fire")}
+	r := runCLIContext(t, context.Background(), addr, stdin, new(syncBuffer), "produce", "partial")
+	if r.err == nil || r.err.Error() != "read standard input: disk on fire" {
+		t.Errorf("err = %v, want the read error", r.err)
+	}
+	if want := "produced 2 records to topic partial\n"; r.stderr != want {
+		t.Errorf("stderr = %q, want %q", r.stderr, want)
+	}
+	if r := mustRunCLI(t, addr, "", "consume", "partial", "--from-beginning"); r.stdout != "a\nb\n" {
+		t.Errorf("consumed %q, want the lines read before the error", r.stdout)
 	}
 }

@@ -194,16 +194,16 @@ read:
 			}
 		}
 	}
+	var inputErr error
 	if interrupted {
 		// Restore default signal handling: a second interrupt kills us
 		// while we deliver what was already read.
 		stopSignals()
 	} else if !tally.failing() {
-		if err := <-readErr; err != nil {
-			return fmt.Errorf("read standard input: %w", err)
-		}
+		inputErr = <-readErr
 	}
 
+	// Deliver what was read even if reading failed or was interrupted.
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cf.timeout)
 	defer cancel()
 	flushErr := cl.Flush(flushCtx)
@@ -221,6 +221,8 @@ read:
 			topic, tally.failed, sent, tally.firstErr)
 	case flushErr != nil:
 		return fmt.Errorf("produce to topic %s: waiting for acknowledgements: %w", topic, flushErr)
+	case inputErr != nil:
+		return fmt.Errorf("read standard input: %w", inputErr)
 	}
 	return nil
 }
