@@ -10,10 +10,14 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Config holds one log's settings, named after Kafka's topic configs.
+// Zero SegmentBytes, SegmentMs and SegmentIndexBytes mean the defaults;
+// IndexIntervalBytes 0 is a real setting (index every batch), so start from
+// DefaultConfig.
 type Config struct {
 	// SegmentBytes (segment.bytes, log.segment.bytes): roll before a batch
 	// would make the active segment exceed it. A batch larger than it still
@@ -31,6 +35,7 @@ type Config struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
+
 
 // DefaultConfig returns Kafka's defaults.
 func DefaultConfig() Config {
@@ -97,6 +102,9 @@ type Log struct {
 	syncErr  error // syncMu: a failed fsync poisons the log (its page cache state is unknown)
 
 	lsoMu sync.Mutex // serialises SetLogStartOffset
+
+	fsyncs        atomic.Int64 // fsync rounds done (each may cover many Sync calls)
+	testHookFsync func()       // tests: called at the start of each fsync round
 
 	kick chan struct{} // wakes the background flusher after a roll
 	stop chan struct{}
@@ -375,6 +383,10 @@ func (l *Log) flushLocked(final bool) error {
 		active.decRef()
 	}()
 
+	l.fsyncs.Add(1)
+	if l.testHookFsync != nil {
+		l.testHookFsync()
+	}
 	fail := func(err error) error {
 		l.syncErr = err
 		l.logger.Error("fsync failed; the log refuses further syncs", "err", err)

@@ -66,7 +66,7 @@ func batchRecordsBytes(batch []byte) (BatchHeader, []byte, error) {
 	if h.Length < minBatchLength || int64(h.Length)+batchLengthPrefix > int64(len(batch)) {
 		return h, nil, fmt.Errorf("%w: batch length %d with %d bytes available", ErrCorruptMessage, h.Length, len(batch)-batchLengthPrefix)
 	}
-	payload, err := decompress(h.Compression(), batch[BatchHeaderSize:h.Size()])
+	payload, err := decompress(h.Compression(), batch[BatchHeaderSize:h.Size()], MaxDecompressedBytes)
 	if err != nil {
 		return h, nil, err
 	}
@@ -196,21 +196,21 @@ func (d *recordDecoder) record(h *BatchHeader) (Record, error) {
 }
 
 // decompress returns the records bytes of a batch compressed with codec,
-// never producing more than MaxDecompressedBytes.
-func decompress(codec int8, data []byte) ([]byte, error) {
+// never producing more than limit bytes.
+func decompress(codec int8, data []byte, limit int) ([]byte, error) {
 	var out []byte
 	var err error
 	switch codec {
 	case CompressionNone:
 		return data, nil
 	case CompressionGzip:
-		out, err = gunzip(data)
+		out, err = gunzip(data, limit)
 	case CompressionSnappy:
-		out, err = unsnappy(data)
+		out, err = unsnappy(data, limit)
 	case CompressionLZ4:
-		out, err = readAllLimited(lz4.NewReader(bytes.NewReader(data)))
+		out, err = readAllLimited(lz4.NewReader(bytes.NewReader(data)), limit)
 	case CompressionZstd:
-		out, err = unzstd(data)
+		out, err = unzstd(data, limit)
 	default:
 		return nil, fmt.Errorf("%w: unknown compression codec %d", ErrCorruptMessage, codec)
 	}
@@ -223,38 +223,47 @@ func decompress(codec int8, data []byte) ([]byte, error) {
 	return out, nil
 }
 
-var errTooBig = fmt.Errorf("%w: records decompress to more than %d bytes", ErrCorruptMessage, MaxDecompressedBytes)
+func errTooBig(limit int) error {
+	return fmt.Errorf("%w: records decompress to more than %d bytes", ErrCorruptMessage, limit)
+}
 
-// readAllLimited reads r to EOF, failing beyond MaxDecompressedBytes.
-func readAllLimited(r io.Reader) ([]byte, error) {
-	out, err := io.ReadAll(io.LimitReader(r, MaxDecompressedBytes+1))
+// readAllLimited reads r to EOF, failing beyond limit bytes.
+func readAllLimited(r io.Reader, limit int) ([]byte, error) {
+	out, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(out) > MaxDecompressedBytes {
-		return nil, errTooBig
+	if len(out) > limit {
+		return nil, errTooBig(limit)
 	}
 	return out, nil
 }
 
-func gunzip(data []byte) ([]byte, error) {
+func gunzip(data []byte, limit int) ([]byte, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
 		return nil, err
 	}
 	defer zr.Close()
-	return readAllLimited(zr)
+	return readAllLimited(zr, limit)
 }
 
-var zstdDecoder = sync.OnceValues(func() (*zstd.Decoder, error) {
+func newZstdDecoder(limit int) (*zstd.Decoder, error) {
 	// A nil reader and DecodeAll only: no background goroutines.
-	return zstd.NewReader(nil,
-		zstd.WithDecoderConcurrency(2),
-		zstd.WithDecoderMaxMemory(MaxDecompressedBytes))
+	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(2), zstd.WithDecoderMaxMemory(uint64(limit)))
+}
+
+var defaultZstdDecoder = sync.OnceValues(func() (*zstd.Decoder, error) {
+	return newZstdDecoder(MaxDecompressedBytes)
 })
 
-func unzstd(data []byte) ([]byte, error) {
-	d, err := zstdDecoder()
+func unzstd(data []byte, limit int) ([]byte, error) {
+	d, err := defaultZstdDecoder()
+	if limit != MaxDecompressedBytes {
+		if d, err = newZstdDecoder(limit); err == nil {
+			defer d.Close()
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -269,9 +278,9 @@ const xerialHeaderLen = 16 // magic, int32 version, int32 min compatible version
 
 // unsnappy decodes raw snappy blocks and xerial-framed snappy (a header
 // followed by int32-length-prefixed blocks).
-func unsnappy(data []byte) ([]byte, error) {
+func unsnappy(data []byte, limit int) ([]byte, error) {
 	if !bytes.HasPrefix(data, xerialMagic) {
-		return snappyBlock(nil, data)
+		return snappyBlock(nil, data, limit)
 	}
 	if len(data) < xerialHeaderLen {
 		return nil, fmt.Errorf("%w: truncated xerial snappy header", ErrCorruptMessage)
@@ -288,7 +297,7 @@ func unsnappy(data []byte) ([]byte, error) {
 			return nil, fmt.Errorf("%w: xerial snappy block of %d bytes with %d left", ErrCorruptMessage, n, len(data))
 		}
 		var err error
-		if out, err = snappyBlock(out, data[:n]); err != nil {
+		if out, err = snappyBlock(out, data[:n], limit); err != nil {
 			return nil, err
 		}
 		data = data[n:]
@@ -297,13 +306,13 @@ func unsnappy(data []byte) ([]byte, error) {
 }
 
 // snappyBlock decodes one raw snappy block and appends it to dst.
-func snappyBlock(dst, block []byte) ([]byte, error) {
+func snappyBlock(dst, block []byte, limit int) ([]byte, error) {
 	n, err := s2.DecodedLen(block)
 	if err != nil {
 		return nil, err
 	}
-	if n > MaxDecompressedBytes-len(dst) {
-		return nil, errTooBig
+	if n > limit-len(dst) {
+		return nil, errTooBig(limit)
 	}
 	buf := make([]byte, n)
 	// s2 decodes snappy blocks (s2 is a superset of the snappy format).
