@@ -36,7 +36,6 @@ type Config struct {
 	Now func() time.Time
 }
 
-
 // DefaultConfig returns Kafka's defaults.
 func DefaultConfig() Config {
 	return Config{

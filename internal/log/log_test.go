@@ -447,7 +447,13 @@ func TestScanBatches(t *testing.T) {
 	}
 	stop := errors.New("stop")
 	n := 0
-	err := l.ScanBatches(0, func(BatchHeader) error { n++; if n == 5 { return stop }; return nil })
+	err := l.ScanBatches(0, func(BatchHeader) error {
+		n++
+		if n == 5 {
+			return stop
+		}
+		return nil
+	})
 	if !errors.Is(err, stop) || n != 5 {
 		t.Fatalf("early stop: err %v after %d calls", err, n)
 	}
