@@ -57,14 +57,18 @@ func newServeCmd() *cobra.Command {
 // accepting, finish in-flight requests, flush, write the clean-shutdown
 // marker. ready, if non-nil, receives the bound address.
 func serve(ctx context.Context, cfg config.Broker, logger *slog.Logger, ready chan<- string) error {
-	broker, err := api.Open(cfg, logger)
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", cfg.Listeners[0].Addr())
 	if err != nil {
-		broker.Close()
 		return fmt.Errorf("listen on %s: %w", cfg.Listeners[0].Addr(), err)
+	}
+	if cfg.AdvertisedListeners[0].Port == 0 {
+		// listeners=...:0 picks a free port; advertise the one we got.
+		cfg.AdvertisedListeners[0].Port = int32(ln.Addr().(*net.TCPAddr).Port)
+	}
+	broker, err := api.Open(cfg, logger)
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	srv := server.New(server.Config{
 		MaxRequestBytes: cfg.SocketRequestMaxBytes,

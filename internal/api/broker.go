@@ -258,6 +258,8 @@ func (b *Broker) Handle(ctx context.Context, rc *server.RequestContext, req kmsg
 		return now(b.handleDescribeCluster(r))
 	case *kmsg.OffsetForLeaderEpochRequest:
 		return now(b.handleOffsetForLeaderEpoch(r))
+	case *kmsg.DescribeConfigsRequest:
+		return now(b.handleDescribeConfigs(r))
 	case *kmsg.InitProducerIDRequest:
 		return now(b.handleInitProducerID(r))
 	}

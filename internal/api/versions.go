@@ -13,6 +13,7 @@ var supportedVersions = map[int16][2]int16{
 	20: {0, 6},  // DeleteTopics
 	22: {0, 5},  // InitProducerId (idempotent producers; transactional IDs are refused)
 	23: {2, 4},  // OffsetForLeaderEpoch
+	32: {0, 4},  // DescribeConfigs (topics and broker; nothing is dynamic yet)
 	37: {0, 3},  // CreatePartitions
 	60: {0, 1},  // DescribeCluster
 }

@@ -54,6 +54,10 @@ type Broker struct {
 	FetchMaxBytes          int32
 	ShutdownTimeout        time.Duration
 	OffsetsTopicPartitions int32
+
+	// Props holds the properties as given (file plus overrides), so that
+	// DescribeConfigs can tell a value set by the operator from a default.
+	Props map[string]string
 }
 
 // Defaults returns the configuration a broker started with no file uses.
@@ -138,6 +142,7 @@ func Load(file string, overrides []string) (cfg Broker, ignored []string, err er
 // FromProperties applies props over the defaults and validates the result.
 func FromProperties(props map[string]string) (Broker, []string, error) {
 	c := Defaults()
+	c.Props = props
 	var ignored []string
 	keys := make([]string, 0, len(props))
 	for k := range props {

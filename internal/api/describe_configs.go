@@ -1,0 +1,145 @@
+package api
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// handleDescribeConfigs describes topic and broker configs. Nothing is
+// dynamic yet, so broker configs are read-only; topic configs are those of
+// topicConfigs.
+func (b *Broker) handleDescribeConfigs(req *kmsg.DescribeConfigsRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
+	for _, rr := range req.Resources {
+		res := kmsg.NewDescribeConfigsResponseResource()
+		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
+		var configs []kmsg.DescribeConfigsResponseResourceConfig
+		var err error
+		switch rr.ResourceType {
+		case kmsg.ConfigResourceTypeTopic:
+			configs, err = b.describeTopic(rr.ResourceName, req.IncludeSynonyms, req.IncludeDocumentation)
+		case kmsg.ConfigResourceTypeBroker:
+			if rr.ResourceName != "" && rr.ResourceName != strconv.Itoa(int(b.cfg.NodeID)) {
+				err = errorf(kerr.InvalidRequest, "this is broker %d, not %s", b.cfg.NodeID, rr.ResourceName)
+			} else {
+				configs = b.describeBroker(req.IncludeDocumentation)
+			}
+		default:
+			err = errorf(kerr.InvalidRequest, "describing configs of resource type %d is not supported", rr.ResourceType)
+		}
+		if err == nil && rr.ConfigNames != nil {
+			want := make(map[string]bool, len(rr.ConfigNames))
+			for _, n := range rr.ConfigNames {
+				want[n] = true
+			}
+			kept := configs[:0]
+			for _, c := range configs {
+				if want[c.Name] {
+					kept = append(kept, c)
+				}
+			}
+			configs = kept
+		}
+		res.ErrorCode, res.ErrorMessage = codeOf(err)
+		res.Configs = configs
+		resp.Resources = append(resp.Resources, res)
+	}
+	return resp
+}
+
+func (b *Broker) describeTopic(name string, synonyms, docs bool) ([]kmsg.DescribeConfigsResponseResourceConfig, error) {
+	t, ok := b.meta.Topic(name)
+	if !ok {
+		return nil, errorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
+	}
+	keys := make([]string, 0, len(topicConfigs))
+	for k := range topicConfigs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []kmsg.DescribeConfigsResponseResourceConfig
+	for _, k := range keys {
+		def := topicConfigs[k]
+		v, src := b.topicConfigValue(t.Configs, k)
+		c := kmsg.NewDescribeConfigsResponseResourceConfig()
+		c.Name, c.Value = k, &v
+		c.Source = kmsg.ConfigSource(src)
+		c.IsDefault = c.Source == kmsg.ConfigSourceDefaultConfig
+		c.ConfigType = def.typ
+		if docs {
+			d := def.doc
+			c.Documentation = &d
+		}
+		if synonyms {
+			if tv, ok := t.Configs[k]; ok {
+				c.ConfigSynonyms = append(c.ConfigSynonyms, kmsg.DescribeConfigsResponseResourceConfigConfigSynonym{
+					Name: k, Value: &tv, Source: kmsg.ConfigSourceDynamicTopicConfig})
+			}
+			bn, bv, set := b.brokerConfigValue(k)
+			bsrc := kmsg.ConfigSourceDefaultConfig
+			if set {
+				bsrc = kmsg.ConfigSourceStaticBrokerConfig
+			}
+			c.ConfigSynonyms = append(c.ConfigSynonyms, kmsg.DescribeConfigsResponseResourceConfigConfigSynonym{
+				Name: bn, Value: &bv, Source: bsrc})
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func (b *Broker) describeBroker(docs bool) []kmsg.DescribeConfigsResponseResourceConfig {
+	cfg := b.cfg
+	listeners := func() string {
+		var s []string
+		for _, l := range cfg.Listeners {
+			s = append(s, l.Name+"://"+l.Addr())
+		}
+		return strings.Join(s, ",")
+	}
+	adv := cfg.AdvertisedListeners[0]
+	values := []struct {
+		name, value string
+		typ         kmsg.ConfigType
+	}{
+		{"node.id", strconv.Itoa(int(cfg.NodeID)), kmsg.ConfigTypeInt},
+		{"listeners", listeners(), kmsg.ConfigTypeString},
+		{"advertised.listeners", adv.Name + "://" + adv.Addr(), kmsg.ConfigTypeString},
+		{"log.dirs", strings.Join(cfg.LogDirs, ","), kmsg.ConfigTypeString},
+		{"num.partitions", strconv.Itoa(int(cfg.NumPartitions)), kmsg.ConfigTypeInt},
+		{"default.replication.factor", strconv.Itoa(int(cfg.DefaultReplicationFactor)), kmsg.ConfigTypeInt},
+		{"auto.create.topics.enable", strconv.FormatBool(cfg.AutoCreateTopics), kmsg.ConfigTypeBoolean},
+		{"socket.request.max.bytes", strconv.Itoa(int(cfg.SocketRequestMaxBytes)), kmsg.ConfigTypeInt},
+		{"connections.max.idle.ms", strconv.FormatInt(cfg.ConnectionsMaxIdle.Milliseconds(), 10), kmsg.ConfigTypeLong},
+		{"queued.max.requests", strconv.Itoa(cfg.QueuedMaxRequests), kmsg.ConfigTypeInt},
+		{"fetch.max.bytes", strconv.Itoa(int(cfg.FetchMaxBytes)), kmsg.ConfigTypeInt},
+	}
+	var out []kmsg.DescribeConfigsResponseResourceConfig
+	add := func(name, value string, typ kmsg.ConfigType, doc string) {
+		c := kmsg.NewDescribeConfigsResponseResourceConfig()
+		v := value
+		c.Name, c.Value, c.ReadOnly, c.ConfigType = name, &v, true, typ
+		c.Source = kmsg.ConfigSourceDefaultConfig
+		if _, set := cfg.Props[name]; set {
+			c.Source = kmsg.ConfigSourceStaticBrokerConfig
+		}
+		c.IsDefault = c.Source == kmsg.ConfigSourceDefaultConfig
+		if docs && doc != "" {
+			c.Documentation = &doc
+		}
+		out = append(out, c)
+	}
+	for _, v := range values {
+		add(v.name, v.value, v.typ, "")
+	}
+	for k, def := range topicConfigs {
+		name, value, _ := b.brokerConfigValue(k)
+		add(name, value, def.typ, def.doc)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
