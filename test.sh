@@ -6,8 +6,29 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export PATH=$PATH:/usr/local/go/bin
 
+echo "== install matrix clients"
+# Debian packages of the client compatibility matrix (compat/): kcat, and the
+# Python clients for the system interpreter /usr/bin/python3. Skipped when
+# already installed; needs root on a clean machine.
+apt_pkgs=(kcat python3-confluent-kafka python3-kafka python3-zstandard python3-snappy python3-lz4)
+missing=()
+for p in "${apt_pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	echo "apt-get install ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
 echo "== go vet"
 go vet ./...
+(cd compat && go vet ./...)
 
 echo "== go test -race"
 go test -race -count=1 -timeout 20m ./...
+
+echo "== client compatibility matrix (compat/)"
+# Writes compat/MATRIX.md when run against samsa; any FAIL cell fails here.
+(cd compat && go test -count=1 -timeout 15m ./...)
