@@ -70,7 +70,9 @@ func parseCompression(s string) (kgo.CompressionCodec, string, error) {
 // differ from partitions if it existed already. partitions <= 0 asks for the
 // broker's default.
 func EnsureTopic(ctx context.Context, cc ClientConfig, topic string, partitions int32) (int32, error) {
-	cl, err := kgo.NewClient(cc.opts()...)
+	// kgo answers repeated metadata requests from a cache younger than
+	// MetadataMinAge (5s by default), which would hide the new topic.
+	cl, err := kgo.NewClient(append(cc.opts(), kgo.MetadataMinAge(10*time.Millisecond))...)
 	if err != nil {
 		return 0, err
 	}

@@ -1,0 +1,112 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// fakeClock advances only when the code under test sleeps (or the test moves
+// it), so the limiter's schedule can be checked exactly.
+type fakeClock struct {
+	now    time.Time
+	sleeps int
+}
+
+func (c *fakeClock) Now() time.Time { return c.now }
+
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.sleeps++
+	c.now = c.now.Add(d)
+	return nil
+}
+
+func TestLimiterKeepsSchedule(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1000, 0)}
+	start := clock.now
+	const rate = 1000.0
+	l := NewLimiter(clock, rate)
+	ctx := context.Background()
+	for k := 0; k <= 5000; k++ {
+		if err := l.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		due := start.Add(time.Duration(float64(k) / rate * float64(time.Second)))
+		// Never early by more than minSleep, never late (nothing else takes time).
+		if early := due.Sub(clock.now); early >= minSleep || early < -time.Microsecond {
+			t.Fatalf("event %d at %v, due %v", k, clock.now.Sub(start), due.Sub(start))
+		}
+	}
+	if got := clock.now.Sub(start); got < 5*time.Second-minSleep || got > 5*time.Second {
+		t.Fatalf("5001 events at 1000/s took %v, want 5s", got)
+	}
+	if l.Sent() != 5001 {
+		t.Fatalf("Sent = %d", l.Sent())
+	}
+}
+
+func TestLimiterCatchesUpAfterStall(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(0, 0)}
+	l := NewLimiter(clock, 100) // one event per 10ms
+	ctx := context.Background()
+	if err := l.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The sender stalls for a second: the next 100 events are overdue and
+	// must go through without sleeping.
+	clock.now = clock.now.Add(time.Second)
+	before := clock.sleeps
+	for i := 0; i < 100; i++ {
+		if err := l.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if clock.sleeps != before {
+		t.Fatalf("slept %d times while catching up", clock.sleeps-before)
+	}
+	// Then the schedule resumes at 10ms per event.
+	if err := l.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if clock.sleeps != before+1 || clock.now.Sub(time.Unix(0, 0)) != 1010*time.Millisecond {
+		t.Fatalf("after catching up: %d sleeps, now %v", clock.sleeps-before, clock.now.Sub(time.Unix(0, 0)))
+	}
+}
+
+func TestLimiterUnlimitedAndCancel(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(0, 0)}
+	l := NewLimiter(clock, 0)
+	for i := 0; i < 1000; i++ {
+		if err := l.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if clock.sleeps != 0 {
+		t.Fatalf("unlimited limiter slept %d times", clock.sleeps)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	l = NewLimiter(clock, 10)
+	if err := l.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := l.Wait(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait after cancel = %v", err)
+	}
+	if l.Sent() != 1 {
+		t.Fatalf("cancelled Wait counted: Sent = %d", l.Sent())
+	}
+}
+
+func TestSystemClockSleepCancels(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := (SystemClock{}).Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Sleep = %v", err)
+	}
+}
