@@ -210,6 +210,9 @@ func (l *Log) removeSegment(i int, reason string) {
 // last offset index entry is validated to find the log end offset and max
 // timestamp. An error means the segment must be recovered instead.
 func (l *Log) loadTrusted(s *segment, last bool, nextBase int64) error {
+	if s.indexMissing && s.size > 0 {
+		return errors.New("index file missing")
+	}
 	maxRel := int64(-1)
 	if !last {
 		maxRel = nextBase - s.base

@@ -70,6 +70,8 @@ type segment struct {
 	bytesSinceIndex int64 // appender: log bytes since the last offset index entry
 	rollBaseMs      int64 // appender: wall-clock ms of the first append, -1 if empty
 
+	indexMissing bool // Open found no .index or .timeindex file
+
 	synced atomic.Bool  // a rolled segment's files have been fsynced
 	refs   atomic.Int32 // the Log's reference plus one per outstanding reader
 	closed sync.Once
@@ -104,6 +106,11 @@ func createSegment(dir string, base int64) (*segment, error) {
 // files.
 func openSegment(dir string, base int64) (*segment, error) {
 	s := newSegmentStruct(dir, base)
+	for _, p := range []string{s.indexPath, s.timePath} {
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			s.indexMissing = true
+		}
+	}
 	if err := s.openFiles(0); err != nil {
 		return nil, err
 	}
