@@ -150,7 +150,7 @@ func TestRecoverGarbageTail(t *testing.T) {
 	files := segmentFiles(t, pristine)
 	lastName := filepath.Base(files[len(files)-1])
 	headerLike := simpleBatch(t, 1<<20, 1, 10, 1)[:BatchHeaderSize] // plausible header, body missing
-	oldBatch := m.batches[0]                                     // valid CRC but offsets go backwards
+	oldBatch := m.batches[0]                                        // valid CRC but offsets go backwards
 	rng := rand.New(rand.NewPCG(1, 1))
 	random := make([]byte, 5000)
 	for i := range random {
