@@ -61,7 +61,8 @@ func (c *conn) serve() {
 }
 
 func isClosedConn(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET)
+	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE)
 }
 
 // readLoop reads frames until the peer goes away, a malformed frame arrives,
