@@ -91,6 +91,9 @@ type driver interface {
 func allClients() []*client {
 	return []*client{
 		franzClient(),
+		saramaClient(),
+		kafkaGoClient(),
+		confluentGoClient(),
 		kcatClient(),
 	}
 }

@@ -36,7 +36,7 @@ const (
 type env struct {
 	target string
 	addr   string // host:port of the only broker
-	apis   map[int16]int16
+	apis   map[int16][2]int16 // key → min, max version
 	logf   string // the broker's combined stdout+stderr
 	admin  *kadm.Client
 	kcl    *kgo.Client
@@ -160,7 +160,7 @@ func startTarget(t *testing.T) *env {
 
 // waitReady polls the broker with ApiVersions until it answers, the broker
 // process exits, or ctx ends.
-func waitReady(ctx context.Context, e *env) (map[int16]int16, error) {
+func waitReady(ctx context.Context, e *env) (map[int16][2]int16, error) {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	var lastErr error
@@ -183,7 +183,7 @@ func waitReady(ctx context.Context, e *env) (map[int16]int16, error) {
 }
 
 // probeAPIs asks the broker for its ApiVersions over a fresh connection.
-func probeAPIs(ctx context.Context, addr string) (map[int16]int16, error) {
+func probeAPIs(ctx context.Context, addr string) (map[int16][2]int16, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RequestRetries(0))
 	if err != nil {
 		return nil, err
@@ -199,9 +199,9 @@ func probeAPIs(ctx context.Context, addr string) (map[int16]int16, error) {
 	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
 		return nil, err
 	}
-	apis := map[int16]int16{}
+	apis := map[int16][2]int16{}
 	for _, k := range resp.ApiKeys {
-		apis[k.ApiKey] = k.MaxVersion
+		apis[k.ApiKey] = [2]int16{k.MinVersion, k.MaxVersion}
 	}
 	if len(apis) == 0 {
 		return nil, errors.New("ApiVersions response lists no APIs")
@@ -209,7 +209,7 @@ func probeAPIs(ctx context.Context, addr string) (map[int16]int16, error) {
 	return apis, nil
 }
 
-func describeAPIs(apis map[int16]int16) string {
+func describeAPIs(apis map[int16][2]int16) string {
 	keys := make([]int, 0, len(apis))
 	for k := range apis {
 		keys = append(keys, int(k))
@@ -217,7 +217,8 @@ func describeAPIs(apis map[int16]int16) string {
 	sort.Ints(keys)
 	var parts []string
 	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s(%d)≤v%d", apiName(int16(k)), k, apis[int16(k)]))
+		v := apis[int16(k)]
+		parts = append(parts, fmt.Sprintf("%s(%d) v%d-%d", apiName(int16(k)), k, v[0], v[1]))
 	}
 	return strings.Join(parts, " ")
 }
