@@ -35,9 +35,9 @@ const (
 // env is the running target broker, shared by all cells.
 type env struct {
 	target string
-	addr   string // host:port of the only broker
+	addr   string             // host:port of the only broker
 	apis   map[int16][2]int16 // key → min, max version
-	logf   string // the broker's combined stdout+stderr
+	logf   string             // the broker's combined stdout+stderr
 	admin  *kadm.Client
 	kcl    *kgo.Client
 
