@@ -109,6 +109,26 @@ func (c *conn) readLoop(replies chan<- pending) error {
 
 // decode parses the request header and body of one frame.
 func (c *conn) decode(frame []byte) (pending, kmsg.Request, *RequestContext, error) {
+	rc, req, err := DecodeRequest(frame, c.s.handler.Versions)
+	if err != nil {
+		return pending{}, nil, nil, err
+	}
+	rc.ConnID, rc.ClientAddr = c.id, c.nc.RemoteAddr()
+	p := pending{corrID: rc.CorrelationID, version: req.GetVersion(),
+		flexHeader: req.IsFlexible() && rc.APIKey != apiVersionsKey}
+	return p, req, rc, nil
+}
+
+// DecodeRequest parses one request frame (without its size prefix): the
+// request header v0-v2 and the body with kmsg. versions reports the
+// supported range of an API key. An ApiVersions request of an unsupported
+// version is returned as an empty v0 request (KIP-511); any other
+// unsupported or unknown request is an error, after which the connection
+// must be closed.
+func DecodeRequest(frame []byte, versions func(key int16) (min, max int16, ok bool)) (*RequestContext, kmsg.Request, error) {
+	if len(frame) < 10 {
+		return nil, nil, fmt.Errorf("frame of %d bytes is shorter than a request header", len(frame))
+	}
 	key := int16(binary.BigEndian.Uint16(frame[0:]))
 	version := int16(binary.BigEndian.Uint16(frame[2:]))
 	corrID := int32(binary.BigEndian.Uint32(frame[4:]))
@@ -117,42 +137,37 @@ func (c *conn) decode(frame []byte) (pending, kmsg.Request, *RequestContext, err
 	var clientID string
 	if clientLen > 0 {
 		if off+clientLen > len(frame) {
-			return pending{}, nil, nil, fmt.Errorf("request header: client id length %d overruns frame", clientLen)
+			return nil, nil, fmt.Errorf("request header: client id length %d overruns frame", clientLen)
 		}
 		clientID = string(frame[off : off+clientLen])
 		off += clientLen
 	}
 	req := kmsg.RequestForKey(key)
 	if req == nil {
-		return pending{}, nil, nil, fmt.Errorf("unknown API key %d (client %q)", key, clientID)
+		return nil, nil, fmt.Errorf("unknown API key %d (client %q)", key, clientID)
 	}
-	rc := &RequestContext{
-		ConnID: c.id, ClientAddr: c.nc.RemoteAddr(), ClientID: clientID,
-		APIKey: key, APIVersion: version, CorrelationID: corrID,
-	}
-	lo, hi, ok := c.s.handler.Versions(key)
+	rc := &RequestContext{ClientID: clientID, APIKey: key, APIVersion: version, CorrelationID: corrID}
+	lo, hi, ok := versions(key)
 	if !ok || version < lo || version > hi {
 		if key != apiVersionsKey {
-			return pending{}, nil, nil, fmt.Errorf("unsupported version %d of %s (client %q)", version, kmsg.NameForKey(key), clientID)
+			return nil, nil, fmt.Errorf("unsupported version %d of %s (client %q)", version, kmsg.NameForKey(key), clientID)
 		}
-		// KIP-511: answer with a v0 response listing what we support.
 		req.SetVersion(0)
-		return pending{corrID: corrID, version: 0}, req, rc, nil
+		return rc, req, nil
 	}
 	req.SetVersion(version)
 	if req.IsFlexible() {
 		// Request header v2: tagged fields after the client id.
 		n, ok := skipTags(frame[off:])
 		if !ok {
-			return pending{}, nil, nil, fmt.Errorf("malformed tagged fields in %s request header", kmsg.NameForKey(key))
+			return nil, nil, fmt.Errorf("malformed tagged fields in %s request header", kmsg.NameForKey(key))
 		}
 		off += n
 	}
 	if err := req.ReadFrom(frame[off:]); err != nil {
-		return pending{}, nil, nil, fmt.Errorf("malformed %s v%d request: %w", kmsg.NameForKey(key), version, err)
+		return nil, nil, fmt.Errorf("malformed %s v%d request: %w", kmsg.NameForKey(key), version, err)
 	}
-	p := pending{corrID: corrID, version: version, flexHeader: req.IsFlexible() && key != apiVersionsKey}
-	return p, req, rc, nil
+	return rc, req, nil
 }
 
 // skipTags skips a tagged-field section and returns its length.
