@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -43,6 +44,7 @@ type benchCommon struct {
 	fsync       bool
 	dataDir     string
 	keepData    bool
+	cpuProfile  string
 }
 
 func (c *benchCommon) register(fs *pflag.FlagSet, brokerFlags bool) {
@@ -51,6 +53,7 @@ func (c *benchCommon) register(fs *pflag.FlagSet, brokerFlags bool) {
 	fs.BoolVarP(&c.quiet, "quiet", "q", false, "no progress lines on stderr")
 	fs.StringVar(&c.label, "label", "", "name of this run, copied into the summary")
 	fs.StringVar(&c.target, "target", "", "name of the broker under test, copied into the summary")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the load generator to this file")
 	if brokerFlags {
 		fs.BoolVar(&c.startBroker, "start-broker", false, "start the broker as a subprocess (samsa serve, or --broker-cmd) and measure it")
 		fs.StringVar(&c.brokerCmd, "broker-cmd", "", "with --start-broker: command to run instead of samsa serve; {port}, {addr} and {dir} are replaced")
@@ -108,6 +111,25 @@ func benchContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 }
 
+// startProfile starts a CPU profile if asked; the returned func stops it.
+func (c *benchCommon) startProfile() (func(), error) {
+	if c.cpuProfile == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(c.cpuProfile)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
 // benchProduceFlags registers the producer flags shared by produce and e2e.
 func benchProduceFlags(fs *pflag.FlagSet, pc *bench.ProduceConfig, linger time.Duration) {
 	fs.StringVar(&pc.Topic, "topic", "samsa-bench", "topic (created if missing)")
@@ -144,6 +166,11 @@ func benchProduceCmd() *cobra.Command {
 			defer cancel()
 			pc.ClientConfig = common.client()
 			pc.Progress = common.progress()
+			stop, err := common.startProfile()
+			if err != nil {
+				return err
+			}
+			defer stop()
 			run := bench.ProduceRun{Produce: pc, ConsumeAfter: consume, Consume: cc, Broker: common.brokerSpec(), Log: os.Stderr}
 			sum, err := run.Run(ctx)
 			return common.finish(cmd, sum, err)
@@ -175,6 +202,11 @@ group, until it reaches the end offsets listed at the start, or until
 			defer cancel()
 			cc.ClientConfig = common.client()
 			cc.Progress = common.progress()
+			stop, err := common.startProfile()
+			if err != nil {
+				return err
+			}
+			defer stop()
 			sum, err := bench.RunConsume(ctx, cc)
 			return common.finish(cmd, sum, err)
 		},
@@ -218,6 +250,11 @@ Reports p50, p99, p99.9 and max, excluding --warmup.`,
 			defer cancel()
 			ec.ClientConfig = common.client()
 			ec.Progress = common.progress()
+			stop, err := common.startProfile()
+			if err != nil {
+				return err
+			}
+			defer stop()
 			sum, err := bench.E2ERun{E2E: ec, Broker: common.brokerSpec(), Log: os.Stderr}.Run(ctx)
 			return common.finish(cmd, sum, err)
 		},

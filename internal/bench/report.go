@@ -258,6 +258,10 @@ func workloadRows(label string, runs map[string]*Summary, disk *DiskResult, loop
 	add("broker CPU s per GB moved", func(s *Summary) (float64, bool) {
 		return pick(s.Broker != nil && s.Broker.BytesMoved > 0, func() float64 { return s.Broker.CPUSecondsPerGB })
 	}, 0, "")
+	add("load generator CPU s per GB produced", func(s *Summary) (float64, bool) {
+		return pick(s.ClientCPUSeconds > 0 && s.Produce != nil && s.Produce.Bytes > 0,
+			func() float64 { return s.ClientCPUSeconds / (float64(s.Produce.Bytes) / 1e9) })
+	}, 0, "")
 	add("broker peak RSS, MiB", func(s *Summary) (float64, bool) {
 		return pick(s.Broker != nil && s.Broker.PeakRSSBytes > 0, func() float64 { return float64(s.Broker.PeakRSSBytes) / (1 << 20) })
 	}, 0, "")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 )
 
 // brokerSession measures a broker the bench started across the phases of a
@@ -104,6 +105,7 @@ func (r ProduceRun) Run(ctx context.Context) (*Summary, error) {
 	if sess != nil {
 		r.Produce.Brokers = []string{sess.b.Addr}
 	}
+	self := selfCPU()
 	sum, err := RunProduce(ctx, r.Produce)
 	if sess != nil {
 		sess.stats.ProduceCPUSeconds = sess.phase()
@@ -128,8 +130,18 @@ func (r ProduceRun) Run(ctx context.Context) (*Summary, error) {
 			sess.stats.ConsumeCPUSeconds = sess.phase()
 		}
 	}
+	sum.ClientCPUSeconds = selfCPU() - self
 	err = errors.Join(err, sess.finish(sum))
 	return sum, err
+}
+
+// selfCPU is the bench process's CPU seconds so far (0 if /proc is absent).
+func selfCPU() float64 {
+	st, err := ReadProcStats(os.Getpid())
+	if err != nil {
+		return 0
+	}
+	return st.CPUSeconds
 }
 
 // E2ERun is an end-to-end latency run, optionally against a broker the bench
@@ -149,7 +161,9 @@ func (r E2ERun) Run(ctx context.Context) (*Summary, error) {
 	if sess != nil {
 		r.E2E.Brokers = []string{sess.b.Addr}
 	}
+	self := selfCPU()
 	sum, err := RunE2E(ctx, r.E2E)
+	sum.ClientCPUSeconds = selfCPU() - self
 	if sess != nil {
 		sess.stats.ProduceCPUSeconds = sess.phase()
 	}

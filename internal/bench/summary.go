@@ -25,6 +25,11 @@ type Summary struct {
 	// Error is set when the run failed; the figures present are partial.
 	Error string `json:"error,omitempty"`
 
+	// ClientCPUSeconds is the CPU time the bench process itself used
+	// during the measured phases: on a small machine the load generator
+	// competes with the broker for cores.
+	ClientCPUSeconds float64 `json:"client_cpu_seconds,omitempty"`
+
 	Workload *Workload       `json:"workload,omitempty"`
 	Produce  *Throughput     `json:"produce,omitempty"`
 	Consume  *Throughput     `json:"consume,omitempty"`
@@ -203,6 +208,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	if l := s.Loopback; l != nil {
 		p("loopback TCP (%s): %.1f MB in %.2fs = %.1f MB/s\n", l.Method, float64(l.Bytes)/1e6, l.Seconds, l.MBPerSec)
+	}
+	if s.ClientCPUSeconds > 0 {
+		p("load generator: %.2f CPU s\n", s.ClientCPUSeconds)
 	}
 	if s.Error != "" {
 		p("error: %s\n", s.Error)

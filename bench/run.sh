@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Runs the benchmark workloads of issue 7 side by side against Samsa, kfake
+# (franz-go's in-memory fake broker) and a null broker that acknowledges
+# without storing (the load generator's ceiling), measures the machine's own
+# limits (disk append with and without fsync, loopback TCP with sendfile) in
+# the same run, and prints a markdown table with the figures and the ratios
+# Samsa/kfake and Samsa/limit. The table also goes to bench/results/latest.md,
+# the raw JSON summaries to bench/results/latest/.
+#
+#   bench/run.sh            quick: each workload runs BENCH_SECONDS (default 4s),
+#                           about 3 minutes in all on 2 cores
+#   bench/run.sh --long     30s per workload
+#
+# Environment:
+#   BENCH_SECONDS   seconds per workload (overrides --long)
+#   BENCH_DATA_DIR  where the brokers' data and the disk test go (default $TMPDIR or /tmp)
+#   BENCH_TARGETS   which brokers to run (default "samsa kfake null")
+#   BENCH_ONLY      run only workloads whose label matches this regexp
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PATH:/usr/local/go/bin
+
+secs=4
+disk_secs=3
+if [[ "${1:-}" == "--long" ]]; then
+	secs=30
+	disk_secs=10
+elif [[ -n "${1:-}" ]]; then
+	echo "usage: $0 [--long]" >&2
+	exit 2
+fi
+secs=${BENCH_SECONDS:-$secs}
+data=${BENCH_DATA_DIR:-${TMPDIR:-/tmp}}
+targets=${BENCH_TARGETS:-samsa kfake null}
+only=${BENCH_ONLY:-.}
+
+bin=bench/bin
+mkdir -p "$bin"
+echo "== building" >&2
+go build -o "$bin/samsa" ./cmd/samsa &&
+	go build -o "$bin/kfakebroker" ./bench/kfakebroker &&
+	go build -o "$bin/nullbroker" ./bench/nullbroker || exit 1
+samsa=$bin/samsa
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+if awk -v l="${load_before%% *}" -v n="$(nproc)" 'BEGIN{exit !(l > n/2)}'; then
+	echo "warning: load average $load_before on $(nproc) cores: other work will distort the figures" >&2
+fi
+
+out=bench/results/latest
+rm -rf "$out"
+mkdir -p "$out"
+
+echo "== machine limits" >&2
+"$samsa" bench disk --json --label limit --dir "$data" --duration "${disk_secs}s" >"$out/limit.disk.json"
+"$samsa" bench loopback --json --label limit --dir "$data" --duration "${disk_secs}s" >"$out/limit.loopback.json"
+
+# broker_flags TARGET FSYNC: the flags that make the bench start TARGET.
+broker_flags() {
+	case "$1" in
+	samsa) echo "--start-broker --data-dir $data --fsync=$2" ;;
+	kfake) echo "--start-broker --broker-cmd '$bin/kfakebroker -port {port}'" ;;
+	null) echo "--start-broker --broker-cmd '$bin/nullbroker -port {port}'" ;;
+	esac
+}
+
+# run LABEL TARGET KIND ARGS...: one bench run, its JSON in $out/LABEL.TARGET.json.
+run() {
+	local label=$1 target=$2 kind=$3
+	shift 3
+	[[ " $targets " == *" $target "* ]] || return 0
+	[[ "$label" =~ $only ]] || return 0
+	echo "== $label $target" >&2
+	eval "\"$samsa\" bench $kind --json --label $label --target $target $*" >"$out/$label.$target.json"
+	local rc=$?
+	[[ $rc == 0 ]] || echo "   $label $target failed (exit $rc)" >&2
+}
+
+# produce_workload LABEL FSYNC CONSUME ARGS...
+produce_workload() {
+	local label=$1 fsync=$2 consume=$3
+	shift 3
+	for t in samsa kfake null; do
+		local extra=""
+		# The null broker stores nothing: there is nothing to read back.
+		[[ $consume == yes && $t != null ]] && extra=--consume
+		run "$label" "$t" produce "$(broker_flags $t "$fsync")" --topic bench --duration "${secs}s" $extra "$@"
+	done
+}
+
+# e2e_workload LABEL FSYNC RATE_FROM_LABEL ARGS...: latency at half the rate
+# Samsa reached in RATE_FROM_LABEL (kfake's if Samsa has no figure), the
+# same rate for both brokers.
+e2e_workload() {
+	local label=$1 fsync=$2 from=$3
+	shift 3
+	[[ "$label" =~ $only ]] || return 0
+	local src=""
+	for t in samsa kfake; do
+		if grep -q '"records_per_sec"' "$out/$from.$t.json" 2>/dev/null; then
+			src="$out/$from.$t.json"
+			break
+		fi
+	done
+	local rate="--rate 10000"
+	[[ -n $src ]] && rate="--rate-from $src --rate-fraction 0.5"
+	for t in samsa kfake; do
+		run "$label" "$t" e2e "$(broker_flags $t "$fsync")" --topic bench --duration "${secs}s" $rate "$@"
+	done
+}
+
+produce_workload 01-1k-8p-all-os false yes --record-size 1024 --partitions 8 --acks all --producers 1
+produce_workload 02-1k-8p-all-fsync true no --record-size 1024 --partitions 8 --acks all --producers 4
+produce_workload 03-100b-1p-acks1-os false yes --record-size 100 --partitions 1 --acks 1 --producers 1
+produce_workload 04-100b-16p-all-os false yes --record-size 100 --partitions 16 --acks all --producers 4
+produce_workload 05-1k-16p-acks1-os false no --record-size 1024 --partitions 16 --acks 1 --producers 4
+produce_workload 06-1k-1p-all-fsync true no --record-size 1024 --partitions 1 --acks all --producers 1
+e2e_workload 07-e2e-1k-8p-os false 01-1k-8p-all-os --record-size 1024 --partitions 8 --acks all --producers 1
+e2e_workload 08-e2e-1k-8p-fsync true 02-1k-8p-all-fsync --record-size 1024 --partitions 8 --acks all --producers 1
+
+{
+	echo "# Samsa benchmark: $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo
+	echo "- commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- cmd internal 2>/dev/null || echo ' (with uncommitted changes)')"
+	echo "- $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/^Mem:/{print $2}') GiB RAM, kernel $(uname -r), $(go version | cut -d' ' -f3)"
+	echo "- ${secs}s per workload, data in $data ($(df -T "$data" | awk 'NR==2{print $2}')); command: bench/run.sh $*"
+	echo "- load average (1, 5, 15 min) before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "- kfake and the null broker ignore fsync; the fsync-on rows compare Samsa with fsync to them without."
+	echo
+	"$samsa" bench report --dir "$out"
+} | tee bench/results/latest.md
