@@ -95,6 +95,8 @@ func allClients() []*client {
 		kafkaGoClient(),
 		confluentGoClient(),
 		kcatClient(),
+		pythonConfluentClient(),
+		kafkaPythonClient(),
 	}
 }
 

@@ -66,16 +66,20 @@ func makeRecords(tag string, p profile) []record {
 	for i := 0; i < 256; i++ {
 		all = append(all, byte(i))
 	}
+	// Every value ends in a run of filler: clients may put any record in
+	// a batch of its own, and librdkafka sends a batch uncompressed when
+	// compressing does not make it smaller.
+	fill := strings.Repeat("-filler", 40)
 	rs := []record{
-		{Key: []byte(tag + "-k0"), Value: []byte(tag + " value 0"),
+		{Key: []byte(tag + "-k0"), Value: []byte(tag + " value 0" + fill),
 			Headers: []header{{"h-a", []byte("1")}, {"h-b", []byte("two")}}},
-		{Key: nil, Value: all},
+		{Key: nil, Value: append(all, fill...)},
 		{Key: []byte{0x00, 0x01, 0xfe, 0xff, 'k'}, Value: []byte(strings.Repeat("compressible ", 150) + tag),
 			Headers: []header{{"dup", []byte("first")}, {"dup", []byte("second")}, {"bin", []byte{0x00, 0xff, 0x7f, 0x80}}}},
-		{Key: []byte(tag + "-k3"), Value: []byte("zażółć gęślą jaźń ✓ " + tag),
+		{Key: []byte(tag + "-k3"), Value: []byte("zażółć gęślą jaźń ✓ " + tag + fill),
 			Headers: []header{{"h-a", []byte("x")}}},
 		{Key: nil, Value: []byte(strings.Repeat("y", 900))},
-		{Key: []byte(tag + "-k5"), Value: []byte(tag + " value 5"),
+		{Key: []byte(tag + "-k5"), Value: []byte(tag + " value 5" + fill),
 			Headers: []header{{"h-a", []byte("1")}, {"h-b", []byte("two")}}},
 	}
 	for i := range rs {
