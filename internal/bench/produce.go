@@ -136,8 +136,7 @@ type producers struct {
 	issued   atomic.Int64
 	stopped  atomic.Bool
 	errCount atomic.Int64
-	errOnce  sync.Once
-	firstErr error
+	firstErr atomic.Pointer[error]
 
 	histMu sync.Mutex
 	hist   Histogram
@@ -152,11 +151,14 @@ type prodRec struct {
 	p       *producer
 }
 
+// producer is the state of one client: its record pool and the histogram
+// of its acknowledgement latencies (kgo calls a client's promises serially;
+// mu is for the final merge).
 type producer struct {
 	set  *producers
 	pool sync.Pool
-	hist Histogram // guarded by set.histMu only at merge; promises are serial per client
 	mu   sync.Mutex
+	hist Histogram
 }
 
 func (p *producer) get(value []byte, stamp bool, size int) *prodRec {
@@ -183,7 +185,7 @@ func (p *producer) finish(pr *prodRec, err error) {
 	s := p.set
 	if err != nil {
 		s.errCount.Add(1)
-		s.errOnce.Do(func() { s.firstErr = err })
+		s.firstErr.CompareAndSwap(nil, &err)
 	} else {
 		lat := time.Since(pr.sent)
 		p.mu.Lock()
@@ -194,8 +196,9 @@ func (p *producer) finish(pr *prodRec, err error) {
 	p.pool.Put(pr)
 }
 
-// run produces and returns the throughput. onStarted, if set, is called
-// once every client is connected, just before the first record is sent.
+// run connects every client, then produces until the record count or the
+// duration is reached and every record is acknowledged or failed; the time
+// reported runs from the first send to the last acknowledgement.
 func (s *producers) run(ctx context.Context) (*Throughput, error) {
 	c := s.cfg
 	size := c.RecordSize
@@ -261,14 +264,15 @@ func (s *producers) run(ctx context.Context) (*Throughput, error) {
 	lat := LatencyOf(&s.hist)
 	t.Latency = &lat
 	t.Errors = s.errCount.Load()
-	if s.firstErr != nil {
-		t.FirstError = s.firstErr.Error()
+	first := s.firstErr.Load()
+	if first != nil {
+		t.FirstError = (*first).Error()
 	}
 	if err := ctx.Err(); err != nil {
 		return t, err
 	}
-	if t.Errors > 0 && t.Records == 0 {
-		return t, fmt.Errorf("every record failed: %w", s.firstErr)
+	if t.Errors > 0 && t.Records == 0 && first != nil {
+		return t, fmt.Errorf("every record failed: %w", *first)
 	}
 	return t, nil
 }
