@@ -36,6 +36,8 @@ type broker struct {
 
 	out *syncBuffer // output of all runs, each headed by a marker line
 
+	started bool // a run got ready: clients know the address, keep the port
+
 	cmd     *exec.Cmd
 	runs    int
 	done    chan struct{} // closed when the current process has exited
@@ -83,17 +85,22 @@ func (b *broker) running() bool {
 }
 
 // start runs the broker and waits until it answers a Metadata request. A
-// run that fails because the port is briefly taken (a client's ephemeral
-// port, or a self-connect while the broker was down) is retried.
+// run that fails because the port is taken is retried: on a new port the
+// first time, on the same port after that (a client's connection may hold
+// it briefly, e.g. a self-connect while the broker was down).
 func (b *broker) start() {
 	b.t.Helper()
 	for attempt := 1; ; attempt++ {
 		err := b.tryStart()
 		if err == nil {
+			b.started = true
 			return
 		}
 		if attempt < 5 && errors.Is(err, errAddrInUse) {
 			b.t.Logf("broker start attempt %d: %v; retrying", attempt, err)
+			if !b.started {
+				b.port = freePort(b.t)
+			}
 			continue
 		}
 		b.t.Fatalf("broker did not start: %v", err)

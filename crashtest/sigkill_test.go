@@ -16,7 +16,7 @@ type killCycles struct {
 	overrides  []string // broker --override properties
 }
 
-// TestSIGKILLKeepsAcknowledgedRecords kills the broker with SIGKILL four
+// TestSIGKILLKeepsAcknowledgedRecords kills the broker with SIGKILL eight
 // times while four idempotent producers write to six partitions, and after
 // each restart reads every partition back: each acknowledged record must be
 // at its acknowledged offset, offsets contiguous from 0, no value twice.
@@ -25,7 +25,7 @@ type killCycles struct {
 // deduplicated by their sequence numbers, not appended again. Small
 // segments make the log roll across the crashes.
 func TestSIGKILLKeepsAcknowledgedRecords(t *testing.T) {
-	runKillCycles(t, killCycles{rounds: 4, perRound: 10000, producers: 4, partitions: 6})
+	runKillCycles(t, killCycles{rounds: 8, perRound: 6000, producers: 4, partitions: 6})
 }
 
 // TestFlushLeftToOS disables fsync-before-acknowledge: with
@@ -33,7 +33,7 @@ func TestSIGKILLKeepsAcknowledgedRecords(t *testing.T) {
 // records that are only in the page cache. A process crash does not lose
 // the page cache, so SIGKILL must still lose nothing acknowledged.
 func TestFlushLeftToOS(t *testing.T) {
-	runKillCycles(t, killCycles{rounds: 2, perRound: 10000, producers: 4, partitions: 4,
+	runKillCycles(t, killCycles{rounds: 3, perRound: 8000, producers: 4, partitions: 4,
 		overrides: []string{fmt.Sprintf("log.flush.interval.messages=%d", int64(math.MaxInt64))}})
 }
 

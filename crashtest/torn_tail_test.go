@@ -114,12 +114,12 @@ func TestSIGKILLTornTail(t *testing.T) {
 			}
 			for _, res := range cl.ProduceSync(ctx, rs...) {
 				if res.Err != nil {
-					t.Fatalf("produce %q: %v", res.Record.Value, res.Err)
+					t.Fatalf("produce %q: %v", short(string(res.Record.Value)), res.Err)
 				}
 				p := res.Record.Partition
 				if res.Record.Offset != int64(len(want[p])) {
 					t.Fatalf("partition %d: record %q acknowledged at offset %d, expected %d",
-						p, res.Record.Value, res.Record.Offset, len(want[p]))
+						p, short(string(res.Record.Value)), res.Record.Offset, len(want[p]))
 				}
 				want[p] = append(want[p], string(res.Record.Value))
 			}
@@ -183,11 +183,11 @@ func checkValues(t *testing.T, logs []partitionLog, want [][]string, when string
 		for i := range max(len(rs), len(want[p])) {
 			switch {
 			case i >= len(rs):
-				t.Errorf("%s: partition %d (%s): offset %d missing (expected %q)", when, p, tornTails[p].name, i, want[p][i])
+				t.Errorf("%s: partition %d (%s): offset %d missing (expected %q)", when, p, tornTails[p].name, i, short(want[p][i]))
 			case i >= len(want[p]):
-				t.Errorf("%s: partition %d (%s): unexpected record %q at offset %d", when, p, tornTails[p].name, rs[i].value, rs[i].offset)
+				t.Errorf("%s: partition %d (%s): unexpected record %q at offset %d", when, p, tornTails[p].name, short(rs[i].value), rs[i].offset)
 			case rs[i].value != want[p][i] || rs[i].offset != int64(i):
-				t.Errorf("%s: partition %d (%s): offset %d holds %q, expected %q", when, p, tornTails[p].name, rs[i].offset, rs[i].value, want[p][i])
+				t.Errorf("%s: partition %d (%s): offset %d holds %q, expected %q", when, p, tornTails[p].name, rs[i].offset, short(rs[i].value), short(want[p][i]))
 			default:
 				continue
 			}

@@ -291,11 +291,11 @@ func checkAcked(t *testing.T, logs []partitionLog, acks []ack, valid func(string
 			here := pos{int32(p), r.offset}
 			byPos[here] = r.value
 			if !valid(r.value) {
-				report("partition %d offset %d holds %q, which no producer sent", p, r.offset, r.value)
+				report("partition %d offset %d holds %q, which no producer sent", p, r.offset, short(r.value))
 			}
 			if prev, dup := byValue[r.value]; dup {
 				report("value %q appears twice: partition %d offset %d and partition %d offset %d",
-					r.value, prev.partition, prev.offset, p, r.offset)
+					short(r.value), prev.partition, prev.offset, p, r.offset)
 				continue
 			}
 			byValue[r.value] = here
@@ -308,16 +308,25 @@ func checkAcked(t *testing.T, logs []partitionLog, acks []ack, valid func(string
 		case !ok:
 			missing++
 			report("acknowledged record %q at partition %d offset %d is missing (high watermark %d)",
-				a.value, a.partition, a.offset, logs[a.partition].hwm)
+				short(a.value), a.partition, a.offset, logs[a.partition].hwm)
 		case got != a.value:
 			missing++
-			report("acknowledged record %q at partition %d offset %d: the log holds %q there", a.value, a.partition, a.offset, got)
+			report("acknowledged record %q at partition %d offset %d: the log holds %q there", short(a.value), a.partition, a.offset, short(got))
 		}
 	}
 	if len(problems) > 0 {
 		t.Errorf("%d acknowledged records checked against %d records read back; %d not where acknowledged:\n  %s",
 			len(acks), total, missing, strings.Join(problems, "\n  "))
 	}
+}
+
+// short abbreviates a value for messages: the test values are unique in
+// their first 20 bytes and padded after that.
+func short(v string) string {
+	if len(v) <= 24 {
+		return v
+	}
+	return v[:20] + "..."
 }
 
 // hwms lists the high watermarks of logs.
