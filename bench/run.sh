@@ -9,7 +9,8 @@
 #
 #   bench/run.sh            quick: each workload runs BENCH_SECONDS (default 4s),
 #                           about 3 minutes in all on 2 cores
-#   bench/run.sh --long     30s per workload
+#   bench/run.sh --long     30s per workload, plus 20 GiB through 100 partitions
+#                           (Samsa's peak RSS)
 #
 # Environment:
 #   BENCH_SECONDS   seconds per workload (overrides --long)
@@ -22,9 +23,11 @@ export PATH=$PATH:/usr/local/go/bin
 
 secs=4
 disk_secs=3
+long=no
 if [[ "${1:-}" == "--long" ]]; then
 	secs=30
 	disk_secs=10
+	long=yes
 elif [[ -n "${1:-}" ]]; then
 	echo "usage: $0 [--long]" >&2
 	exit 2
@@ -117,6 +120,12 @@ produce_workload 05-1k-16p-acks1-os false no --record-size 1024 --partitions 16 
 produce_workload 06-1k-1p-all-fsync true no --record-size 1024 --partitions 1 --acks all --producers 1
 e2e_workload 07-e2e-1k-8p-os false 01-1k-8p-all-os --record-size 1024 --partitions 8 --acks all --producers 1
 e2e_workload 08-e2e-1k-8p-fsync true 02-1k-8p-all-fsync --record-size 1024 --partitions 8 --acks all --producers 1
+if [[ $long == yes ]]; then
+	# Memory bound: 20 GiB through 100 partitions (Samsa only: kfake would
+	# hold it all in memory).
+	run 09-rss-100p-20gib samsa produce "$(broker_flags samsa false)" --topic bench \
+		--records $((20 << 20)) --duration 600s --record-size 1024 --partitions 100 --acks all --producers 4
+fi
 
 {
 	echo "# Samsa benchmark: $(date -u '+%Y-%m-%d %H:%M UTC')"
