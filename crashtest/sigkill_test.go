@@ -3,6 +3,8 @@ package crashtest
 import (
 	"fmt"
 	"math"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -14,6 +16,7 @@ type killCycles struct {
 	producers  int
 	partitions int32
 	overrides  []string // broker --override properties
+	sigterm    bool     // stop with SIGTERM (graceful) instead of SIGKILL
 }
 
 // TestSIGKILLKeepsAcknowledgedRecords kills the broker with SIGKILL eight
@@ -37,6 +40,14 @@ func TestFlushLeftToOS(t *testing.T) {
 		overrides: []string{fmt.Sprintf("log.flush.interval.messages=%d", int64(math.MaxInt64))}})
 }
 
+// TestSIGTERMUnderLoad stops the broker gracefully while the producers are
+// busy: it must exit 0 with the clean-shutdown marker, restart on the clean
+// path, and the producers' retries of requests cut off by the shutdown must
+// be deduplicated from the producer state saved at shutdown.
+func TestSIGTERMUnderLoad(t *testing.T) {
+	runKillCycles(t, killCycles{rounds: 3, perRound: 6000, producers: 4, partitions: 4, sigterm: true})
+}
+
 func runKillCycles(t *testing.T, c killCycles) {
 	const topic = "crash"
 	b := newBroker(t, c.overrides...)
@@ -50,9 +61,24 @@ func runKillCycles(t *testing.T, c killCycles) {
 		target := int64(round) * c.perRound
 		l.allow(target + c.perRound/2)
 		l.waitAcked(b, target, 30*time.Second)
-		b.kill()
+		how := "SIGKILL"
+		if c.sigterm {
+			how = "SIGTERM"
+			took, err := b.terminate()
+			if err != nil {
+				t.Fatalf("round %d: after SIGTERM under load the broker exited with %v after %v, expected status 0", round, err, took)
+			}
+			if !fileExists(filepath.Join(b.dir, cleanShutdownMarker)) {
+				t.Errorf("round %d: no %s after SIGTERM", round, cleanShutdownMarker)
+			}
+		} else {
+			b.kill()
+		}
 		killedAt := l.acked.Load()
 		b.start()
+		if c.sigterm && !strings.Contains(b.runOutput(), "clean_shutdown=true") {
+			t.Errorf("round %d: the restart after SIGTERM did not take the clean path (no clean_shutdown=true in its log)", round)
+		}
 		// Every acknowledgement in the snapshot was sent before the read
 		// below starts, so its offset is under the high watermark it sees.
 		acks := l.snapshot()
@@ -62,8 +88,8 @@ func runKillCycles(t *testing.T, c killCycles) {
 		for _, pl := range logs {
 			inLog += len(pl.records())
 		}
-		t.Logf("round %d: SIGKILL after %d acknowledgements; after restart %d acknowledged records found, %d more records in the log (in flight at the kill: their retries must not duplicate them), high watermarks %v",
-			round, killedAt, len(acks), inLog-len(acks), hwms(logs))
+		t.Logf("round %d: %s after %d acknowledgements; after restart %d acknowledged records found, %d more records in the log (in flight at the stop: their retries must not duplicate them), high watermarks %v",
+			round, how, killedAt, len(acks), inLog-len(acks), hwms(logs))
 		if t.Failed() {
 			t.FailNow()
 		}
