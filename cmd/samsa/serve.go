@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -21,6 +22,7 @@ func newServeCmd() *cobra.Command {
 		configFile string
 		overrides  []string
 		logLevel   string
+		cpuProfile string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -44,12 +46,24 @@ func newServeCmd() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			return serve(ctx, cfg, logger, nil)
 		},
 	}
 	cmd.Flags().StringVar(&configFile, "config", "", "Kafka-style properties file")
 	cmd.Flags().StringArrayVar(&overrides, "override", nil, "key=value property override (repeatable)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) to this file until shutdown")
 	return cmd
 }
 

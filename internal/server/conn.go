@@ -90,7 +90,7 @@ func (c *conn) readLoop(replies chan<- pending) error {
 		if size < 10 {
 			return fmt.Errorf("frame of %d bytes is shorter than a request header", size)
 		}
-		frame := make([]byte, size)
+		frame := getFrame(int(size))
 		if _, err := io.ReadFull(br, frame); err != nil {
 			return fmt.Errorf("reading %d-byte frame: %w", size, err)
 		}
@@ -99,6 +99,7 @@ func (c *conn) readLoop(replies chan<- pending) error {
 			return err
 		}
 		reply := c.s.handler.Handle(c.s.ctx, rc, req)
+		putFrame(frame) // Handle keeps no reference into it (see Handler)
 		if reply == nil {
 			continue
 		}

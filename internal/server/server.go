@@ -56,6 +56,9 @@ type Handler interface {
 	Versions(key int16) (min, max int16, ok bool)
 	// Handle serves req (already decoded at rc.APIVersion, except that an
 	// ApiVersions request of an unsupported version arrives decoded as v0).
+	// kmsg aliases a request's byte fields (Produce records) to the frame,
+	// which is reused once Handle returns: Handle and its Reply must not
+	// keep references to them (strings are copies and may be kept).
 	Handle(ctx context.Context, rc *RequestContext, req kmsg.Request) Reply
 }
 
