@@ -537,3 +537,19 @@ func FuzzParseProperties(f *testing.F) {
 		_, _, _ = FromProperties(props)
 	})
 }
+
+// A file whose last line ends in a continuation backslash (easily left by an
+// edit) must not lose that property: java.util.Properties keeps the line
+// without the backslash, and so must we.
+func TestParsePropertiesContinuationAtEOF(t *testing.T) {
+	for _, in := range []string{"num.partitions=4\\", "num.partitions=4\\\n", "a=1\nnum.partitions=\\\n4\\"} {
+		got, err := ParseProperties(strings.NewReader(in))
+		if err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		if v, ok := got["num.partitions"]; v != "4" {
+			t.Errorf("%q: num.partitions = %q (present: %v), want \"4\": the pending continuation at EOF was dropped",
+				in, v, ok)
+		}
+	}
+}
