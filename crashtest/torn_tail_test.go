@@ -22,7 +22,8 @@ type tornTail struct {
 	name string
 	// damage changes the segment file at path, whose batches are bs.
 	damage func(t *testing.T, path string, bs []segmentBatch)
-	// lost is how many batches at the end are expected to be gone.
+	// lost is how many batches at the end are expected to be gone; -1:
+	// all of the active segment's.
 	lost int
 }
 
@@ -78,6 +79,31 @@ var tornTails = []tornTail{
 		hdr[16] = 2 // magic
 		appendFile(t, path, hdr[:])
 	}, 0},
+	{"offset index entry pointing past the end", func(t *testing.T, path string, _ []segmentBatch) {
+		appendFile(t, indexPath(path, ".index"), []byte{0, 0, 0x7f, 0xff, 0x7f, 0xff, 0xff, 0xff})
+	}, 0},
+	{"index files zero-extended", func(t *testing.T, path string, _ []segmentBatch) {
+		appendFile(t, indexPath(path, ".index"), make([]byte, 1024))
+		appendFile(t, indexPath(path, ".timeindex"), make([]byte, 1200))
+	}, 0},
+	{"index files missing", func(t *testing.T, path string, _ []segmentBatch) {
+		for _, suffix := range []string{".index", ".timeindex"} {
+			if err := os.Remove(indexPath(path, suffix)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}, 0},
+	{"active segment emptied", func(t *testing.T, path string, _ []segmentBatch) {
+		if err := os.Truncate(path, 0); err != nil {
+			t.Fatal(err)
+		}
+	}, -1},
+}
+
+// indexPath returns the path of a segment's index file with the given
+// suffix, from the path of its .log file.
+func indexPath(logPath, suffix string) string {
+	return strings.TrimSuffix(logPath, ".log") + suffix
 }
 
 // TestSIGKILLTornTail simulates torn writes: after a SIGKILL it damages the
@@ -93,8 +119,9 @@ func TestSIGKILLTornTail(t *testing.T) {
 	parts := int32(len(tornTails))
 	b := newBroker(t)
 	b.start()
-	// Small segments: the damaged active segment follows rolled ones.
-	createTopic(t, b.addr(), topic, parts, map[string]*string{"segment.bytes": ptr("2048")})
+	// Small segments: the damaged active segment follows rolled ones. A
+	// small index interval: the active segment's index has entries.
+	createTopic(t, b.addr(), topic, parts, map[string]*string{"segment.bytes": ptr("2048"), "index.interval.bytes": ptr("128")})
 
 	want := make([][]string, parts) // expected values by partition, in offset order
 	value := func(p int32, i int) string {
@@ -140,9 +167,13 @@ func TestSIGKILLTornTail(t *testing.T) {
 		if size := fileSize(t, path); size != wantSize[p] {
 			t.Fatalf("partition %d: %s is %d bytes but its batches end at %d before any damage", p, path, size, wantSize[p])
 		}
-		if tt.lost == 1 {
+		switch tt.lost {
+		case 1:
 			wantSize[p] = last.pos
 			want[p] = want[p][:len(want[p])-1]
+		case -1:
+			wantSize[p] = 0
+			want[p] = want[p][:len(want[p])-len(bs)]
 		}
 		tt.damage(t, path, bs)
 		t.Logf("partition %d: %s in %s (%d batches, last at position %d)", p, tt.name, filepath.Base(path), len(bs), last.pos)
@@ -159,16 +190,34 @@ func TestSIGKILLTornTail(t *testing.T) {
 			t.Errorf("partition %d (%s): the active segment ends at offset %d, expected %d", p, tt.name, bs[n-1].base, len(want[p])-1)
 		}
 	}
-	checkValues(t, readLog(t, b.addr(), topic, parts), want, "after recovery")
+	recovered := readLog(t, b.addr(), topic, parts)
+	checkValues(t, recovered, want, "after recovery")
+	checkFetchAt(t, b.addr(), topic, want)
 	if t.Failed() {
 		t.FailNow()
 	}
+	oldPIDs := map[int64]bool{}
+	for _, pl := range recovered {
+		for _, bt := range pl.batches {
+			oldPIDs[bt.producerID] = true
+		}
+	}
 
 	// New records continue right after the kept ones and survive a crash.
+	// The new producer must get a producer ID never handed out before the
+	// crash (the broker persists ID blocks before using them).
 	produce(batches, batches+3)
 	b.kill()
 	b.start()
-	checkValues(t, readLog(t, b.addr(), topic, parts), want, "after new records and another SIGKILL")
+	final := readLog(t, b.addr(), topic, parts)
+	checkValues(t, final, want, "after new records and another SIGKILL")
+	for p, pl := range final {
+		for _, bt := range pl.batches[len(recovered[p].batches):] {
+			if oldPIDs[bt.producerID] {
+				t.Errorf("partition %d: the batch at offset %d has producer ID %d, already used before the crash", p, bt.base, bt.producerID)
+			}
+		}
+	}
 }
 
 // checkValues fails the test unless each partition holds exactly want[p],
@@ -194,6 +243,58 @@ func checkValues(t *testing.T, logs []partitionLog, want [][]string, when string
 			break
 		}
 	}
+}
+
+// checkFetchAt fetches every partition at every offset, which goes through
+// the (rebuilt) offset index, and checks the batch returned holds that
+// offset with the expected value and the partition ends where want does.
+func checkFetchAt(t *testing.T, addr, topic string, want [][]string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl := newClient(t, addr)
+	defer cl.Close()
+	id, err := topicID(ctx, cl, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, vs := range want {
+		for off := int64(0); off <= int64(len(vs)); off++ {
+			sp, err := fetchOnce(ctx, cl, topic, id, int32(p), off)
+			if err != nil {
+				t.Errorf("partition %d (%s): %v", p, tornTails[p].name, err)
+				break
+			}
+			if off == int64(len(vs)) { // at the log end: nothing to return
+				if len(sp.RecordBatches) != 0 || sp.HighWatermark != off {
+					t.Errorf("partition %d (%s): fetch at the log end %d returned %d bytes, high watermark %d",
+						p, tornTails[p].name, off, len(sp.RecordBatches), sp.HighWatermark)
+				}
+				break
+			}
+			var first int64
+			if len(sp.RecordBatches) >= 8 {
+				first = int64(binary.BigEndian.Uint64(sp.RecordBatches))
+			}
+			bs, err := parseBatches(sp.RecordBatches, first)
+			if err != nil || len(bs) == 0 || bs[0].base > off || bs[0].lastOffset() < off {
+				t.Errorf("partition %d (%s): fetch at %d returned batches %v (err %v), expected one holding offset %d",
+					p, tornTails[p].name, off, batchRanges(bs), err, off)
+				continue
+			}
+			if got := bs[0].records[off-bs[0].base].value; got != vs[off] {
+				t.Errorf("partition %d (%s): fetch at %d: value %q, expected %q", p, tornTails[p].name, off, short(got), short(vs[off]))
+			}
+		}
+	}
+}
+
+func batchRanges(bs []batch) []string {
+	var out []string
+	for _, b := range bs {
+		out = append(out, fmt.Sprintf("%d-%d", b.base, b.lastOffset()))
+	}
+	return out
 }
 
 // segmentBatch is a batch found in a segment file.

@@ -29,9 +29,10 @@ type record struct {
 
 // batch is one RecordBatch as read back from the broker.
 type batch struct {
-	raw     []byte
-	base    int64
-	records []record
+	raw        []byte
+	base       int64
+	producerID int64
+	records    []record
 }
 
 func (b batch) lastOffset() int64 { return b.base + int64(len(b.records)) - 1 }
@@ -142,33 +143,9 @@ func readPartition(ctx context.Context, cl *kgo.Client, topic string, id [16]byt
 	next, target := int64(0), int64(-1)
 	stalls := 0
 	for target < 0 || next < target {
-		req := kmsg.NewPtrFetchRequest()
-		req.ReplicaID = -1
-		req.MaxWaitMillis = 0
-		req.MinBytes = 1
-		req.MaxBytes = 8 << 20
-		req.SessionEpoch = -1 // no fetch session
-		rt := kmsg.NewFetchRequestTopic()
-		rt.Topic, rt.TopicID = topic, id
-		rp := kmsg.NewFetchRequestTopicPartition()
-		rp.Partition = p
-		rp.FetchOffset = next
-		rp.PartitionMaxBytes = 4 << 20
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		resp, err := req.RequestWith(ctx, cl)
+		sp, err := fetchOnce(ctx, cl, topic, id, p, next)
 		if err != nil {
-			return pl, fmt.Errorf("fetch at %d: %w", next, err)
-		}
-		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
-			return pl, fmt.Errorf("fetch at %d: %w", next, err)
-		}
-		if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
-			return pl, fmt.Errorf("fetch at %d: response has %d topics, expected 1 with 1 partition", next, len(resp.Topics))
-		}
-		sp := resp.Topics[0].Partitions[0]
-		if err := kerr.ErrorForCode(sp.ErrorCode); err != nil {
-			return pl, fmt.Errorf("fetch at %d: %w", next, err)
+			return pl, err
 		}
 		if target < 0 {
 			target, pl.hwm, pl.logStart = sp.HighWatermark, sp.HighWatermark, sp.LogStartOffset
@@ -195,6 +172,40 @@ func readPartition(ctx context.Context, cl *kgo.Client, topic string, id [16]byt
 		next = bs[len(bs)-1].lastOffset() + 1
 	}
 	return pl, nil
+}
+
+// fetchOnce sends one Fetch request for partition p at offset and returns
+// the partition's part of the response, or its error.
+func fetchOnce(ctx context.Context, cl *kgo.Client, topic string, id [16]byte, p int32, offset int64) (kmsg.FetchResponseTopicPartition, error) {
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID = -1
+	req.MaxWaitMillis = 0
+	req.MinBytes = 1
+	req.MaxBytes = 8 << 20
+	req.SessionEpoch = -1 // no fetch session
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic, rt.TopicID = topic, id
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.Partition = p
+	rp.FetchOffset = offset
+	rp.PartitionMaxBytes = 4 << 20
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return kmsg.FetchResponseTopicPartition{}, fmt.Errorf("fetch at %d: %w", offset, err)
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return kmsg.FetchResponseTopicPartition{}, fmt.Errorf("fetch at %d: %w", offset, err)
+	}
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		return kmsg.FetchResponseTopicPartition{}, fmt.Errorf("fetch at %d: response has %d topics, expected 1 with 1 partition", offset, len(resp.Topics))
+	}
+	sp := resp.Topics[0].Partitions[0]
+	if err := kerr.ErrorForCode(sp.ErrorCode); err != nil {
+		return sp, fmt.Errorf("fetch at %d: %w", offset, err)
+	}
+	return sp, nil
 }
 
 // parseBatches splits a fetch response's record set into batches, checking
@@ -232,7 +243,7 @@ func parseBatches(data []byte, next int64) ([]batch, error) {
 		if rb.NumRecords < 1 || rb.LastOffsetDelta != rb.NumRecords-1 {
 			return out, fmt.Errorf("batch at %d has %d records and last offset delta %d", next, rb.NumRecords, rb.LastOffsetDelta)
 		}
-		b := batch{raw: raw, base: rb.FirstOffset}
+		b := batch{raw: raw, base: rb.FirstOffset, producerID: rb.ProducerID}
 		recs := rb.Records
 		for i := range rb.NumRecords {
 			l, n := binary.Varint(recs)
