@@ -21,6 +21,9 @@ if ((${#missing[@]})); then
 	apt-get update -qq
 	apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# kafkajs and its codecs, at the versions in compat/js/package-lock.json
+# (lz4 and zstd-napi build native addons with node-gyp).
+(cd compat/js && npm ci --no-audit --no-fund --loglevel=error)
 
 echo "== go vet"
 go vet ./...

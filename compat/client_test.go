@@ -97,6 +97,7 @@ func allClients() []*client {
 		kcatClient(),
 		pythonConfluentClient(),
 		kafkaPythonClient(),
+		kafkajsClient(),
 	}
 }
 
