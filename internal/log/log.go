@@ -254,7 +254,7 @@ func checkAppend(buf []byte, hs []BatchHeader, leo int64) (int64, error) {
 		if h.BaseOffset != next {
 			return 0, fmt.Errorf("%w: batch %d has base offset %d, expected %d", ErrUnexpectedOffset, i, h.BaseOffset, next)
 		}
-		if h.LastOffsetDelta < 0 || h.Length < minBatchLength {
+		if h.LastOffsetDelta < 0 || h.Length < minBatchLength || h.BaseOffset > math.MaxInt64-1-int64(h.LastOffsetDelta) {
 			return 0, fmt.Errorf("%w: batch %d has last offset delta %d and length %d", ErrInvalidRecord, i, h.LastOffsetDelta, h.Length)
 		}
 		size := h.Size()

@@ -462,7 +462,7 @@ func TestScanBatches(t *testing.T) {
 func TestConcurrentReadDuringAppend(t *testing.T) {
 	l := openT(t, t.TempDir(), smallConfig(), false)
 	appendT(t, l, simpleBatch(t, 0, 2, 50, 1))
-	const batches = 400
+	const batches = 250
 	var done atomic.Bool
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)

@@ -379,7 +379,7 @@ func scanValid(s *segment, pos, minOffset int64, fn func(h *BatchHeader, pos int
 			reason = fmt.Sprintf("last offset delta %d", h.LastOffsetDelta)
 		case h.BaseOffset < minOffset:
 			reason = fmt.Sprintf("base offset %d, expected at least %d", h.BaseOffset, minOffset)
-		case h.BaseOffset > math.MaxInt64-int64(h.LastOffsetDelta) || h.LastOffset()-s.base > math.MaxInt32:
+		case h.BaseOffset > math.MaxInt64-1-int64(h.LastOffsetDelta) || h.LastOffset()-s.base > math.MaxInt32:
 			reason = fmt.Sprintf("last offset %d+%d outside the segment's range", h.BaseOffset, h.LastOffsetDelta)
 		}
 		if reason != "" {
