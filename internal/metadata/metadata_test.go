@@ -542,3 +542,33 @@ func TestConcurrentMutations(t *testing.T) {
 		t.Fatalf("%d topics after reopen, want %d", n, workers+1)
 	}
 }
+
+// A well-formed JSON line that is not a valid record (here a topic record
+// without its ID, e.g. from a hand edit or a bug in an older version) is
+// corrupt input from disk: Open must return an error naming the file, never
+// panic.
+func TestOpenTopicRecordWithoutIDDoesNotPanic(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(logPath(dir), []byte(`{"type":"topic","name":"x","partitions":1}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Fatalf("Open panicked on a topic record without an id: %v", r)
+			}
+		}()
+		var s *Store
+		s, err = Open(dir, discard())
+		if err == nil {
+			s.Close()
+		}
+	}()
+	if err == nil {
+		t.Fatal("Open accepted a topic record without an id")
+	}
+	if !strings.Contains(err.Error(), logName) {
+		t.Errorf("error %q does not name the metadata log", err)
+	}
+}
