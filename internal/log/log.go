@@ -362,6 +362,10 @@ func (l *Log) flushLocked(final bool) error {
 		return l.syncErr
 	}
 	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
 	upTo := l.leo
 	var rolled []*segment
 	for _, s := range l.segs[:len(l.segs)-1] {
