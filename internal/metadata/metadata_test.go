@@ -572,3 +572,54 @@ func TestOpenTopicRecordWithoutIDDoesNotPanic(t *testing.T) {
 		t.Errorf("error %q does not name the metadata log", err)
 	}
 }
+
+// Only the last line can be torn by a crash (every record is written with its
+// newline and fsynced before the next). A bad line with complete records
+// after it is corruption, not a torn tail: Open must not silently truncate the
+// acknowledged records behind it - dropping them loses topics and, worse,
+// the producer-ID block record, so IDs already handed out are handed out
+// again. Either refuse to open (an error naming the file) or keep them.
+func TestOpenCorruptMiddleLineDoesNotDropLaterRecords(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	mustCreate(t, s, "a", 1, nil)
+	mustCreate(t, s, "b", 1, nil)
+	pid, err := s.NextProducerID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mustCreate(t, s, "c", 1, nil)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(logPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if !bytes.Contains(lines[1], []byte(`"name":"b"`)) {
+		t.Fatalf("unexpected log layout: %q", data)
+	}
+	lines[1][0] = 'X' // one flipped byte in the middle of the file
+	if err := os.WriteFile(logPath(dir), bytes.Join(lines, nil), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(dir, discard())
+	if err != nil {
+		if !strings.Contains(err.Error(), logName) {
+			t.Errorf("error %q does not name the metadata log", err)
+		}
+		return // refusing to start is acceptable
+	}
+	t.Cleanup(func() { s.Close() })
+	if got, ok := s.Topic("c"); !ok || got.ID != c.ID {
+		t.Errorf("topic c, created after the corrupt line, was silently dropped; image:\n%s", summary(s.Topics()))
+	}
+	if next, err := s.NextProducerID(); err != nil || next <= pid {
+		t.Errorf("NextProducerID after reopen = %d, %v: producer ID %d was already handed out before", next, err, pid)
+	}
+	if got := fileSize(t, logPath(dir)); got < int64(len(data))-int64(len(lines[1])) {
+		t.Errorf("metadata log truncated to %d of %d bytes", got, len(data))
+	}
+}
