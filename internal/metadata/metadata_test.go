@@ -623,3 +623,29 @@ func TestOpenCorruptMiddleLineDoesNotDropLaterRecords(t *testing.T) {
 		t.Errorf("metadata log truncated to %d of %d bytes", got, len(data))
 	}
 }
+
+// The image must not share the caller's config map: CreateTopic and
+// SetConfigs keep the map they are given, so a caller that reuses or edits
+// it afterwards changes the topic's configs behind the store's lock (a data
+// race with readers) without writing a record - the change is lost on
+// restart.
+func TestConfigsNotAliasedWithCaller(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	m := map[string]string{"retention.ms": "1000"}
+	mustCreate(t, s, "t", 1, m)
+	m["retention.ms"] = "edited"
+	m["cleanup.policy"] = "compact"
+	if got, _ := s.Topic("t"); !reflect.DeepEqual(got.Configs, map[string]string{"retention.ms": "1000"}) {
+		t.Errorf("CreateTopic: editing the caller's map changed the image to %v", got.Configs)
+	}
+
+	m2 := map[string]string{"segment.ms": "5"}
+	if err := s.SetConfigs("t", m2); err != nil {
+		t.Fatal(err)
+	}
+	delete(m2, "segment.ms")
+	if got, _ := s.Topic("t"); !reflect.DeepEqual(got.Configs, map[string]string{"segment.ms": "5"}) {
+		t.Errorf("SetConfigs: editing the caller's map changed the image to %v", got.Configs)
+	}
+}
