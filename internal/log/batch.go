@@ -194,8 +194,9 @@ func batchCRC(batch []byte) uint32 {
 
 // ValidateBatches checks a produce request's record set (one or more
 // RecordBatches back to back) without decompressing it: magic 2, sane and
-// exact lengths, each batch at most maxBatchBytes (when > 0), CRC-32C, and a
-// record count matching the offset delta. It returns the parsed headers.
+// exact lengths, each batch at most maxBatchBytes (when > 0), CRC-32C, a
+// known compression codec, and a record count matching the offset delta. It
+// returns the parsed headers.
 func ValidateBatches(records []byte, maxBatchBytes int) ([]BatchHeader, error) {
 	if len(records) == 0 {
 		return nil, fmt.Errorf("%w: empty record set", ErrInvalidRecord)
@@ -238,6 +239,9 @@ func validateBatch(b []byte, maxBatchBytes int) (BatchHeader, error) {
 	}
 	if crc := batchCRC(b[:size]); crc != h.CRC {
 		return h, fmt.Errorf("%w: crc %08x, computed %08x", ErrCorruptMessage, h.CRC, crc)
+	}
+	if c := h.Compression(); c > CompressionZstd {
+		return h, fmt.Errorf("%w: unknown compression codec %d", ErrCorruptMessage, c)
 	}
 	if h.NumRecords <= 0 {
 		return h, fmt.Errorf("%w: record count %d", ErrInvalidRecord, h.NumRecords)

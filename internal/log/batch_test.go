@@ -101,6 +101,7 @@ func TestValidateBatches(t *testing.T) {
 			binary.BigEndian.PutUint32(b[23:], 0xffffffff)
 			return recrc(b)
 		}), 0, ErrInvalidRecord, 0},
+		{"unknown codec", mut(func(b []byte) []byte { b[22] |= 5; return recrc(b) }), 0, ErrCorruptMessage, 0},
 		{"count mismatch", mut(func(b []byte) []byte { binary.BigEndian.PutUint32(b[57:], 2); return recrc(b) }), 0, ErrInvalidRecord, 0},
 		{"delta max int32", mut(func(b []byte) []byte {
 			binary.BigEndian.PutUint32(b[23:], math.MaxInt32)
