@@ -16,6 +16,18 @@ type client struct {
 	// apis lists, per scenario id, APIs this client needs beyond the
 	// scenario's defaults (say, the legacy AlterConfigs).
 	apis map[string][]int16
+	// versions lists, per scenario id, API versions the broker must
+	// advertise for this client to do the scenario at all (say,
+	// librdkafka's feature checks).
+	versions map[string][]versionNeed
+}
+
+// versionNeed: the client does the scenario only when the broker's
+// advertised range of key includes version (-1: any version), and why.
+type versionNeed struct {
+	key     kmsg.Key
+	version int16
+	why     string
 }
 
 // The requests the suite makes of a client. They are also the JSON the
@@ -112,3 +124,27 @@ func k(keys ...kmsg.Key) []int16 {
 // groupAPIs are the classic consumer group protocol's APIs.
 var groupAPIs = k(kmsg.FindCoordinator, kmsg.JoinGroup, kmsg.SyncGroup, kmsg.Heartbeat,
 	kmsg.LeaveGroup, kmsg.OffsetCommit, kmsg.OffsetFetch)
+
+// librdkafka 2.0.2 (Debian's, under kcat and python3-confluent-kafka) turns
+// features on from the broker's ApiVersions ranges (its feature table; see
+// `kcat -d feature`). Where the broker's ranges leave a feature off, the
+// client silently does without: it sends gzip, snappy or lz4 batches
+// uncompressed, or refuses the balanced consumer.
+func librdkafka202Versions() map[string][]versionNeed {
+	const compressWhy = "librdkafka before 2.8 compresses with gzip, snappy or lz4 only when the broker's Produce versions include v0, " +
+		"else it sends batches uncompressed (librdkafka issue 4956; Kafka 4.0 dropped Produce v0-v2)"
+	const lz4Why = "librdkafka enables lz4 only when the broker's FindCoordinator versions include v0"
+	const groupWhy = "librdkafka 2.0.2 enables its balanced consumer only when the broker's versions include FindCoordinator v0, " +
+		"OffsetCommit v2, OffsetFetch v1, JoinGroup v0, SyncGroup v0, Heartbeat v0 and LeaveGroup v0"
+	produce := versionNeed{kmsg.Produce, 0, compressWhy}
+	return map[string][]versionNeed{
+		"produce-gzip":   {produce},
+		"produce-snappy": {produce},
+		"produce-lz4":    {produce, {kmsg.FindCoordinator, 0, lz4Why}},
+		"group": {
+			{kmsg.FindCoordinator, 0, groupWhy}, {kmsg.OffsetCommit, 2, groupWhy}, {kmsg.OffsetFetch, 1, groupWhy},
+			{kmsg.JoinGroup, 0, groupWhy}, {kmsg.SyncGroup, 0, groupWhy}, {kmsg.Heartbeat, 0, groupWhy},
+			{kmsg.LeaveGroup, 0, groupWhy},
+		},
+	}
+}

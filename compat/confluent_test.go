@@ -19,6 +19,11 @@ func confluentGoClient() *client {
 		apis: map[string][]int16{
 			"configs": k(kmsg.IncrementalAlterConfigs), // AdminClient.IncrementalAlterConfigs
 		},
+		versions: map[string][]versionNeed{
+			// librdkafka's LZ4 feature still hangs on FindCoordinator
+			// (`debug=feature`: "Feature LZ4: FindCoordinator (0..32767)").
+			"produce-lz4": {{kmsg.FindCoordinator, -1, "librdkafka sends lz4 batches uncompressed unless the broker advertises FindCoordinator"}},
+		},
 	}
 }
 

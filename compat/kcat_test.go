@@ -26,6 +26,7 @@ func kcatClient() *client {
 			plainHeaders: "kcat -H adds the same headers to every record",
 			avoidBytes:   []byte{kcatRecDelim, kcatKeyDelim},
 		},
+		versions: librdkafka202Versions(),
 		na: map[string]string{
 			"admin":   "kcat has no command to create topics",
 			"configs": "kcat has no command to describe or alter configs",

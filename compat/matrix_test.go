@@ -57,10 +57,17 @@ type errNA struct{ reason string }
 
 func (e errNA) Error() string { return "n/a: " + e.reason }
 
-type errNotYet struct{ missing []string }
+type errNotYet struct {
+	missing []string
+	why     string // why the client needs them, when it is not obvious
+}
 
 func (e errNotYet) Error() string {
-	return "broker does not advertise " + strings.Join(e.missing, ", ")
+	s := "broker does not advertise " + strings.Join(e.missing, ", ")
+	if e.why != "" {
+		s += ": " + e.why
+	}
+	return s
 }
 
 // scenario is one column of the matrix.

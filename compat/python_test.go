@@ -6,9 +6,10 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 // librdkafka), through compat/python/confluent_kafka_client.py.
 func pythonConfluentClient() *client {
 	return &client{
-		name:   "python-confluent-kafka",
-		driver: pythonScript("confluent_kafka_client.py"),
-		na:     map[string]string{},
+		name:     "python-confluent-kafka",
+		driver:   pythonScript("confluent_kafka_client.py"),
+		versions: librdkafka202Versions(),
+		na:       map[string]string{},
 		apis: map[string][]int16{
 			"configs": k(kmsg.AlterConfigs), // 1.x has only the legacy alter_configs
 		},

@@ -16,8 +16,35 @@ import (
 
 func topicName(c *client, id string) string { return "compat." + c.name + "." + id }
 
+// needs checks that the broker advertises what scenario id needs from it
+// with this client: the scenario's APIs, the client's extra APIs, and the
+// versions the client insists on.
 func (c *client) needs(e *env, id string, keys ...int16) error {
-	return e.need(append(keys, c.apis[id]...)...)
+	if err := e.need(append(keys, c.apis[id]...)...); err != nil {
+		return err
+	}
+	var missing []string
+	whys := map[string]bool{}
+	var why []string
+	for _, vn := range c.versions[id] {
+		r, ok := e.apis[vn.key.Int16()]
+		switch {
+		case !ok:
+			missing = append(missing, kmsg.NameForKey(vn.key.Int16())+" (not advertised)")
+		case vn.version >= 0 && (vn.version < r[0] || vn.version > r[1]):
+			missing = append(missing, fmt.Sprintf("%s v%d (advertises v%d-%d)", kmsg.NameForKey(vn.key.Int16()), vn.version, r[0], r[1]))
+		default:
+			continue
+		}
+		if !whys[vn.why] {
+			whys[vn.why] = true
+			why = append(why, vn.why)
+		}
+	}
+	if len(missing) > 0 {
+		return errNotYet{missing: missing, why: strings.Join(why, "; ")}
+	}
+	return nil
 }
 
 func scenarioAdmin(ctx context.Context, e *env, c *client) (string, error) {

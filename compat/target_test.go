@@ -29,7 +29,7 @@ const (
 
 	// defaultTarget is the broker the matrix runs against when
 	// COMPAT_TARGET is not set.
-	defaultTarget = targetKfake
+	defaultTarget = targetSamsa
 )
 
 // env is the running target broker, shared by all cells.
@@ -241,10 +241,12 @@ var coreAPIs = []int16{
 // (other than the core APIs, whose absence is a failure).
 func (e *env) need(keys ...int16) error {
 	var missing, missingCore []string
+	seen := map[int16]bool{}
 	for _, k := range keys {
-		if _, ok := e.apis[k]; ok {
+		if _, ok := e.apis[k]; ok || seen[k] {
 			continue
 		}
+		seen[k] = true
 		n := apiName(k)
 		isCore := false
 		for _, c := range coreAPIs {
@@ -260,7 +262,7 @@ func (e *env) need(keys ...int16) error {
 		return fmt.Errorf("broker does not advertise core APIs %s", strings.Join(missingCore, ", "))
 	}
 	if len(missing) > 0 {
-		return errNotYet{missing}
+		return errNotYet{missing: missing}
 	}
 	return nil
 }
