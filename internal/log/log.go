@@ -89,6 +89,11 @@ type Log struct {
 
 	appendMu sync.Mutex // serialises Append, roll and Close
 
+	// Appender-owned scratch space, reused to keep Append allocation-free.
+	scratchIdx   []byte
+	scratchOffs  []offsetEntry
+	scratchTimes []timeEntry
+
 	mu       sync.RWMutex
 	segs     []*segment // mu: ordered by base offset; the last one is active
 	leo      int64      // mu: log end offset
@@ -215,13 +220,16 @@ func (l *Log) Append(buf []byte, hs []BatchHeader) error {
 		return fmt.Errorf("append to %s at %d: %w", active.logPath, start, err)
 	}
 	x := l.segmentIndexer(active)
+	x.newOffs, x.newTimes = l.scratchOffs[:0], l.scratchTimes[:0]
 	pos := start
 	for i := range hs {
 		x.add(&hs[i], pos)
 		pos += int64(hs[i].Size())
 	}
+	l.scratchOffs, l.scratchTimes = x.newOffs, x.newTimes
 	nOff, nTime := len(active.offIdx.entries), len(active.timeIdx.entries)
-	if err := active.writeIndexEntries(nOff, x.newOffs, nTime, x.newTimes); err != nil {
+	l.scratchIdx, err = active.writeIndexEntries(l.scratchIdx, nOff, x.newOffs, nTime, x.newTimes)
+	if err != nil {
 		_ = active.log.Truncate(start)
 		_ = active.offIdx.file.Truncate(int64(nOff) * offsetEntrySize)
 		_ = active.timeIdx.file.Truncate(int64(nTime) * timeEntrySize)
@@ -296,7 +304,7 @@ func (l *Log) shouldRoll(s *segment, n int64, lastOffset int64, nowMs int64) boo
 func (l *Log) roll(old *segment, base int64) (*segment, error) {
 	x := l.segmentIndexer(old)
 	x.maybeTimeEntry(true)
-	if err := old.writeIndexEntries(0, nil, len(old.timeIdx.entries), x.newTimes); err != nil {
+	if _, err := old.writeIndexEntries(nil, 0, nil, len(old.timeIdx.entries), x.newTimes); err != nil {
 		return nil, err
 	}
 	s, err := createSegment(l.dir, base)
@@ -441,7 +449,7 @@ func (l *Log) Close() error {
 	active := l.segs[len(l.segs)-1]
 	x := l.segmentIndexer(active)
 	x.maybeTimeEntry(true)
-	if err := active.writeIndexEntries(0, nil, len(active.timeIdx.entries), x.newTimes); err != nil {
+	if _, err := active.writeIndexEntries(nil, 0, nil, len(active.timeIdx.entries), x.newTimes); err != nil {
 		errs = append(errs, err)
 	} else {
 		l.mu.Lock()

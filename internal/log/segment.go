@@ -185,22 +185,22 @@ func (s *segment) syncAll() error {
 }
 
 // writeIndexEntries appends entries to the index files; nOff and nTime are
-// the numbers of entries already in the files.
-func (s *segment) writeIndexEntries(nOff int, offs []offsetEntry, nTime int, times []timeEntry) error {
-	var scratch [16 * offsetEntrySize]byte
+// the numbers of entries already in the files. scratch is an encoding buffer
+// the caller may reuse; the grown buffer is returned.
+func (s *segment) writeIndexEntries(scratch []byte, nOff int, offs []offsetEntry, nTime int, times []timeEntry) ([]byte, error) {
 	if len(offs) > 0 {
-		b := encodeOffsetEntries(scratch[:0], offs)
-		if _, err := s.offIdx.file.WriteAt(b, int64(nOff)*offsetEntrySize); err != nil {
-			return fmt.Errorf("write %s: %w", s.indexPath, err)
+		scratch = encodeOffsetEntries(scratch[:0], offs)
+		if _, err := s.offIdx.file.WriteAt(scratch, int64(nOff)*offsetEntrySize); err != nil {
+			return scratch, fmt.Errorf("write %s: %w", s.indexPath, err)
 		}
 	}
 	if len(times) > 0 {
-		b := encodeTimeEntries(scratch[:0], times)
-		if _, err := s.timeIdx.file.WriteAt(b, int64(nTime)*timeEntrySize); err != nil {
-			return fmt.Errorf("write %s: %w", s.timePath, err)
+		scratch = encodeTimeEntries(scratch[:0], times)
+		if _, err := s.timeIdx.file.WriteAt(scratch, int64(nTime)*timeEntrySize); err != nil {
+			return scratch, fmt.Errorf("write %s: %w", s.timePath, err)
 		}
 	}
-	return nil
+	return scratch, nil
 }
 
 // rewriteIndexFiles replaces both index files' contents.
