@@ -524,3 +524,29 @@ func TestOpenReportsLogErrors(t *testing.T) {
 		t.Fatalf("error %q does not name the partition %s", err, want)
 	}
 }
+
+// A produce request may carry several batches for one partition. Kafka
+// validates each batch of an idempotent producer against the state as
+// updated by the batches before it in the same request. Append checks every
+// batch against the state from before the request, so the second in-order
+// batch of a known producer is rejected as out of order, and a gap between
+// two batches of one request goes undetected.
+func TestAppendMultiBatchIdempotentRequest(t *testing.T) {
+	p := openPartition(t, t.TempDir(), testConfig())
+	mustAppend(t, p, request(idem(1, 0, 0, 2))) // producer 1 is known, last sequence 1
+
+	res, err := p.Append(request(idem(1, 0, 2, 2), idem(1, 0, 4, 3)))
+	if err != nil {
+		t.Errorf("in-order two-batch request of a known producer rejected: %v", err)
+	} else if res.BaseOffset != 2 || p.HighWatermark() != 7 {
+		t.Errorf("two-batch request: %+v, log end %d; want base 2, log end 7", res, p.HighWatermark())
+	}
+
+	leo := p.HighWatermark()
+	if _, err := p.Append(request(idem(2, 0, 0, 1), idem(2, 0, 5, 1))); !errors.Is(err, ErrOutOfOrderSequence) {
+		t.Errorf("request with a sequence gap between its own batches: err %v, want ErrOutOfOrderSequence", err)
+	}
+	if p.HighWatermark() != leo {
+		t.Errorf("request with an internal sequence gap was appended (log end %d -> %d)", leo, p.HighWatermark())
+	}
+}
