@@ -222,9 +222,11 @@ func (l *Log) Append(buf []byte, hs []BatchHeader) error {
 	x := l.segmentIndexer(active)
 	x.newOffs, x.newTimes = l.scratchOffs[:0], l.scratchTimes[:0]
 	pos := start
-	for i := range hs {
-		x.add(&hs[i], pos)
-		pos += int64(hs[i].Size())
+	for range hs {
+		// Index what is on disk: recovery rebuilds indexes from the bytes.
+		h := parseHeader(buf[pos-start:])
+		x.add(&h, pos)
+		pos += int64(h.Size())
 	}
 	l.scratchOffs, l.scratchTimes = x.newOffs, x.newTimes
 	nOff, nTime := len(active.offIdx.entries), len(active.timeIdx.entries)
@@ -268,7 +270,8 @@ func checkAppend(buf []byte, hs []BatchHeader, leo int64) (int64, error) {
 		size := h.Size()
 		if size > len(buf)-pos ||
 			int64(binary.BigEndian.Uint64(buf[pos+offBaseOffset:])) != h.BaseOffset ||
-			int32(binary.BigEndian.Uint32(buf[pos+offLength:])) != h.Length {
+			int32(binary.BigEndian.Uint32(buf[pos+offLength:])) != h.Length ||
+			int32(binary.BigEndian.Uint32(buf[pos+offLastOffsetDelt:])) != h.LastOffsetDelta {
 			return 0, fmt.Errorf("%w: batch %d at byte %d does not match its header", ErrInvalidRecord, i, pos)
 		}
 		pos += size
