@@ -46,8 +46,10 @@ func startBroker(t *testing.T, dir string, props map[string]string) *testBroker 
 func startBrokerOn(t *testing.T, dir string, ln net.Listener, props map[string]string) *testBroker {
 	t.Helper()
 	all := map[string]string{
-		"listeners": "PLAINTEXT://" + ln.Addr().String(),
-		"log.dirs":  dir,
+		"listeners":                        "PLAINTEXT://" + ln.Addr().String(),
+		"log.dirs":                         dir,
+		"group.initial.rebalance.delay.ms": "0",
+		"offsets.topic.num.partitions":     "5",
 	}
 	for k, v := range props {
 		all[k] = v
@@ -168,3 +170,5 @@ func (tb *testBroker) consumeAll(topic string, opts ...kgo.Opt) []*kgo.Record {
 
 func key(i int) []byte { return []byte("k" + strconv.Itoa(i)) }
 func val(i int) []byte { return []byte(fmt.Sprintf("value-%06d-%s", i, "payload")) }
+
+func fmtSscan(v string, i *int) (int, error) { return fmt.Sscanf(v, "value-%06d", i) }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/samsa-kafka/samsa/internal/config"
+	"github.com/samsa-kafka/samsa/internal/coordinator"
 	"github.com/samsa-kafka/samsa/internal/metadata"
 	"github.com/samsa-kafka/samsa/internal/partition"
 	"github.com/samsa-kafka/samsa/internal/server"
@@ -37,6 +38,7 @@ type Broker struct {
 	log       *slog.Logger
 	lockFile  *os.File
 	sessions  *fetchSessions
+	groups    *coordinator.Coordinator
 
 	mu     sync.RWMutex
 	topics map[string]*topicState // by name
@@ -110,6 +112,7 @@ func Open(cfg config.Broker, logger *slog.Logger) (*Broker, error) {
 	}
 	logger.Info("log loaded", "dir", dir, "topics", len(b.topics), "partitions", n, "clean_shutdown", clean,
 		"took", time.Since(start).Round(time.Millisecond))
+	b.startGroups()
 	b.bgDone.Add(1)
 	go b.flushLoop()
 	ok = true
@@ -157,6 +160,7 @@ func (b *Broker) flushLoop() {
 func (b *Broker) Close() error {
 	close(b.stop)
 	b.bgDone.Wait()
+	b.groups.Close()
 	err := b.closePartitions()
 	if cerr := b.meta.Close(); err == nil {
 		err = cerr
@@ -260,6 +264,28 @@ func (b *Broker) Handle(ctx context.Context, rc *server.RequestContext, req kmsg
 		return now(b.handleOffsetForLeaderEpoch(r))
 	case *kmsg.DescribeConfigsRequest:
 		return now(b.handleDescribeConfigs(r))
+	case *kmsg.FindCoordinatorRequest:
+		return now(b.handleFindCoordinator(r))
+	case *kmsg.JoinGroupRequest:
+		return b.handleJoinGroup(ctx, rc, r)
+	case *kmsg.SyncGroupRequest:
+		return b.handleSyncGroup(ctx, r)
+	case *kmsg.HeartbeatRequest:
+		return now(b.handleHeartbeat(r))
+	case *kmsg.LeaveGroupRequest:
+		return now(b.handleLeaveGroup(r))
+	case *kmsg.OffsetCommitRequest:
+		return b.handleOffsetCommit(r)
+	case *kmsg.OffsetFetchRequest:
+		return now(b.handleOffsetFetch(r))
+	case *kmsg.ListGroupsRequest:
+		return now(b.handleListGroups(r))
+	case *kmsg.DescribeGroupsRequest:
+		return now(b.handleDescribeGroups(r))
+	case *kmsg.DeleteGroupsRequest:
+		return now(b.handleDeleteGroups(r))
+	case *kmsg.OffsetDeleteRequest:
+		return now(b.handleOffsetDelete(r))
 	case *kmsg.InitProducerIDRequest:
 		return now(b.handleInitProducerID(r))
 	}

@@ -61,7 +61,8 @@ func (b *Broker) handleMetadata(req *kmsg.MetadataRequest) kmsg.Response {
 
 func (b *Broker) topicMetadata(t metadata.Topic) kmsg.MetadataResponseTopic {
 	name := t.Name
-	mt := kmsg.MetadataResponseTopic{Topic: &name, TopicID: t.ID, AuthorizedOperations: -2147483648}
+	mt := kmsg.MetadataResponseTopic{Topic: &name, TopicID: t.ID, AuthorizedOperations: -2147483648,
+		IsInternal: isInternalTopic(name)}
 	node := b.cfg.NodeID
 	for i := int32(0); i < t.Partitions; i++ {
 		var epoch int32

@@ -93,6 +93,9 @@ func (b *Broker) handleProduce(req *kmsg.ProduceRequest) server.Reply {
 // appendTo appends records to a partition, creating the topic first when
 // auto.create.topics.enable allows.
 func (b *Broker) appendTo(topic string, idx int32, records []byte) (partition.AppendResult, error) {
+	if isInternalTopic(topic) {
+		return partition.AppendResult{}, errorf(kerr.InvalidTopicException, "cannot produce to internal topic %s", topic)
+	}
 	p, ts := b.partition(topic, idx)
 	if ts == nil && b.cfg.AutoCreateTopics && validateTopicName(topic) == nil {
 		if _, err := b.createTopic(topic, -1, -1, nil, false); err != nil {

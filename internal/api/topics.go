@@ -150,6 +150,9 @@ const maxPartitionsPerTopic = 100000
 
 // deleteTopic removes a topic and its data.
 func (b *Broker) deleteTopic(name string) error {
+	if isInternalTopic(name) {
+		return errorf(kerr.InvalidRequest, "internal topic %s cannot be deleted", name)
+	}
 	err := b.meta.DeleteTopic(name, func(metadata.Topic) {
 		b.mu.Lock()
 		ts := b.topics[name]

@@ -8,6 +8,15 @@ var supportedVersions = map[int16][2]int16{
 	1:  {4, 17}, // Fetch: v12+ flexible, v13+ topic IDs (KIP-516)
 	2:  {1, 10}, // ListOffsets
 	3:  {0, 13}, // Metadata
+	8:  {0, 8},  // OffsetCommit
+	9:  {0, 8},  // OffsetFetch (v8+: several groups)
+	10: {0, 6},  // FindCoordinator (groups only)
+	11: {0, 9},  // JoinGroup (KIP-394 member IDs, KIP-345 static members)
+	12: {0, 4},  // Heartbeat
+	13: {0, 5},  // LeaveGroup (v3+: batched members)
+	14: {0, 5},  // SyncGroup
+	15: {0, 5},  // DescribeGroups
+	16: {0, 5},  // ListGroups (v4+ state filter, v5+ type filter)
 	18: {0, 4},  // ApiVersions
 	19: {0, 7},  // CreateTopics
 	20: {0, 6},  // DeleteTopics
@@ -15,5 +24,7 @@ var supportedVersions = map[int16][2]int16{
 	23: {2, 4},  // OffsetForLeaderEpoch
 	32: {0, 4},  // DescribeConfigs (topics and broker; nothing is dynamic yet)
 	37: {0, 3},  // CreatePartitions
+	42: {0, 2},  // DeleteGroups
+	47: {0, 0},  // OffsetDelete
 	60: {0, 1},  // DescribeCluster
 }

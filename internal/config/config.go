@@ -55,6 +55,12 @@ type Broker struct {
 	ShutdownTimeout        time.Duration
 	OffsetsTopicPartitions int32
 
+	GroupMinSessionTimeout     time.Duration // group.min.session.timeout.ms
+	GroupMaxSessionTimeout     time.Duration // group.max.session.timeout.ms
+	GroupInitialRebalanceDelay time.Duration // group.initial.rebalance.delay.ms
+	GroupMaxSize               int           // group.max.size
+	OffsetMetadataMaxBytes     int           // offset.metadata.max.bytes
+
 	// Props holds the properties as given (file plus overrides), so that
 	// DescribeConfigs can tell a value set by the operator from a default.
 	Props map[string]string
@@ -82,6 +88,12 @@ func Defaults() Broker {
 		FetchMaxBytes:            55 << 20,
 		ShutdownTimeout:          30 * time.Second,
 		OffsetsTopicPartitions:   50,
+
+		GroupMinSessionTimeout:     6 * time.Second,
+		GroupMaxSessionTimeout:     30 * time.Minute,
+		GroupInitialRebalanceDelay: 3 * time.Second,
+		GroupMaxSize:               math.MaxInt32,
+		OffsetMetadataMaxBytes:     4096,
 	}
 }
 
@@ -225,6 +237,20 @@ func FromProperties(props map[string]string) (Broker, []string, error) {
 			var ms int64
 			ms, err = parseInt64(v, 0, math.MaxInt64)
 			c.ShutdownTimeout = time.Duration(ms) * time.Millisecond
+		case "group.min.session.timeout.ms":
+			c.GroupMinSessionTimeout, err = parseMillis(v)
+		case "group.max.session.timeout.ms":
+			c.GroupMaxSessionTimeout, err = parseMillis(v)
+		case "group.initial.rebalance.delay.ms":
+			c.GroupInitialRebalanceDelay, err = parseMillis(v)
+		case "group.max.size":
+			var n int32
+			n, err = parseInt32(v, 1, math.MaxInt32)
+			c.GroupMaxSize = int(n)
+		case "offset.metadata.max.bytes":
+			var n int32
+			n, err = parseInt32(v, 0, math.MaxInt32)
+			c.OffsetMetadataMaxBytes = int(n)
 		case "offsets.topic.num.partitions":
 			c.OffsetsTopicPartitions, err = parseInt32(v, 1, 1<<16)
 		default:
@@ -289,6 +315,11 @@ func parseInt64(v string, lo, hi int64) (int64, error) {
 		return 0, fmt.Errorf("must be in [%d, %d]", lo, hi)
 	}
 	return n, nil
+}
+
+func parseMillis(v string) (time.Duration, error) {
+	ms, err := parseInt64(v, 0, math.MaxInt64/int64(time.Millisecond))
+	return time.Duration(ms) * time.Millisecond, err
 }
 
 func parseInt32(v string, lo, hi int32) (int32, error) {

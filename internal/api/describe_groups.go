@@ -1,0 +1,34 @@
+package api
+
+import "github.com/twmb/franz-go/pkg/kmsg"
+
+func (b *Broker) handleDescribeGroups(req *kmsg.DescribeGroupsRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
+	for _, id := range req.Groups {
+		d := b.groups.Describe(id)
+		g := kmsg.NewDescribeGroupsResponseGroup()
+		g.Group = id
+		g.AuthorizedOperations = -2147483648
+		if d.Err != nil {
+			g.ErrorCode = d.Err.Code
+			resp.Groups = append(resp.Groups, g)
+			continue
+		}
+		g.State, g.ProtocolType, g.Protocol = string(d.State), d.ProtocolType, d.Protocol
+		for _, m := range d.Members {
+			gm := kmsg.NewDescribeGroupsResponseGroupMember()
+			gm.MemberID, gm.ClientID, gm.ClientHost = m.MemberID, m.ClientID, m.ClientHost
+			gm.ProtocolMetadata, gm.MemberAssignment = m.Metadata, m.Assignment
+			if gm.MemberAssignment == nil {
+				gm.MemberAssignment = []byte{}
+			}
+			if m.InstanceID != "" {
+				inst := m.InstanceID
+				gm.InstanceID = &inst
+			}
+			g.Members = append(g.Members, gm)
+		}
+		resp.Groups = append(resp.Groups, g)
+	}
+	return resp
+}

@@ -1,0 +1,36 @@
+package api
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// handleFindCoordinator: this node coordinates every group (it leads every
+// partition of __consumer_offsets). Transaction and share coordinators do
+// not exist yet.
+func (b *Broker) handleFindCoordinator(req *kmsg.FindCoordinatorRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	adv := b.cfg.AdvertisedListeners[0]
+	answer := func(key string) (int32, string, int32, int16, *string) {
+		switch {
+		case req.CoordinatorType != 0:
+			msg := "only group coordinators exist on this broker (transactions are not implemented yet)"
+			return -1, "", -1, kerr.InvalidRequest.Code, &msg
+		case key == "":
+			msg := "empty group ID"
+			return -1, "", -1, kerr.InvalidGroupID.Code, &msg
+		}
+		return b.cfg.NodeID, adv.Host, adv.Port, 0, nil
+	}
+	if req.Version < 4 {
+		resp.NodeID, resp.Host, resp.Port, resp.ErrorCode, resp.ErrorMessage = answer(req.CoordinatorKey)
+		return resp
+	}
+	for _, key := range req.CoordinatorKeys {
+		c := kmsg.NewFindCoordinatorResponseCoordinator()
+		c.Key = key
+		c.NodeID, c.Host, c.Port, c.ErrorCode, c.ErrorMessage = answer(key)
+		resp.Coordinators = append(resp.Coordinators, c)
+	}
+	return resp
+}

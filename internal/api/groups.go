@@ -1,0 +1,116 @@
+package api
+
+import (
+	"sync"
+	"time"
+
+	"github.com/samsa-kafka/samsa/internal/coordinator"
+	"github.com/samsa-kafka/samsa/internal/log"
+	"github.com/samsa-kafka/samsa/internal/partition"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// offsetsLog lets the group coordinator keep its records in the partitions
+// of __consumer_offsets. The topic is created the first time a group needs
+// it, as Kafka does.
+type offsetsLog struct {
+	b  *Broker
+	mu sync.Mutex // serialises the lazy creation
+}
+
+func (o *offsetsLog) partition(p int32) (*partition.Partition, error) {
+	if part, _ := o.b.partition(coordinator.OffsetsTopic, p); part != nil {
+		return part, nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if part, _ := o.b.partition(coordinator.OffsetsTopic, p); part != nil {
+		return part, nil
+	}
+	if _, err := o.b.createTopic(coordinator.OffsetsTopic, o.b.cfg.OffsetsTopicPartitions, 1, nil, false); err != nil {
+		return nil, err
+	}
+	part, _ := o.b.partition(coordinator.OffsetsTopic, p)
+	if part == nil {
+		return nil, errorf(kerr.UnknownTopicOrPartition, "%s-%d missing", coordinator.OffsetsTopic, p)
+	}
+	return part, nil
+}
+
+func (o *offsetsLog) Append(p int32, batch []byte) (func() error, error) {
+	part, err := o.partition(p)
+	if err != nil {
+		return nil, err
+	}
+	res, err := part.Append(batch)
+	if err != nil {
+		return nil, err
+	}
+	if res.Durable == nil {
+		return func() error { return nil }, nil
+	}
+	return res.Durable, nil
+}
+
+func (o *offsetsLog) Replay(p int32, fn func(log.Record) error) error {
+	part, _ := o.b.partition(coordinator.OffsetsTopic, p)
+	if part == nil {
+		return nil
+	}
+	off, end := part.LogStartOffset(), part.HighWatermark()
+	for off < end {
+		data, err := part.Log().ReadBytes(off, 1<<20, true)
+		if err != nil {
+			return err
+		}
+		if len(data) == 0 {
+			break
+		}
+		for len(data) >= log.BatchHeaderSize {
+			h, err := log.ParseBatchHeader(data)
+			if err != nil || h.Size() > len(data) {
+				return errorf(kerr.CorruptMessage, "%s-%d at %d: bad batch", coordinator.OffsetsTopic, p, off)
+			}
+			recs, err := log.DecodeRecords(data[:h.Size()])
+			if err != nil {
+				return err
+			}
+			for _, r := range recs {
+				if err := fn(r); err != nil {
+					return err
+				}
+			}
+			off = h.LastOffset() + 1
+			data = data[h.Size():]
+		}
+	}
+	return nil
+}
+
+// groupConfig maps broker properties to the coordinator's configuration.
+func (b *Broker) groupConfig() coordinator.Config {
+	return coordinator.Config{
+		NumPartitions:         b.cfg.OffsetsTopicPartitions,
+		MinSessionTimeout:     b.cfg.GroupMinSessionTimeout,
+		MaxSessionTimeout:     b.cfg.GroupMaxSessionTimeout,
+		InitialRebalanceDelay: b.cfg.GroupInitialRebalanceDelay,
+		MaxGroupSize:          b.cfg.GroupMaxSize,
+		MaxMetadataBytes:      b.cfg.OffsetMetadataMaxBytes,
+	}
+}
+
+// startGroups creates the coordinator and replays __consumer_offsets in the
+// background; group requests meanwhile get COORDINATOR_LOAD_IN_PROGRESS.
+func (b *Broker) startGroups() {
+	b.groups = coordinator.New(b.groupConfig(), &offsetsLog{b: b}, nil, b.log)
+	b.bgDone.Add(1)
+	go func() {
+		defer b.bgDone.Done()
+		start := time.Now()
+		if err := b.groups.Load(); err != nil {
+			b.log.Error("loading consumer groups failed; group requests will keep failing", "err", err, "after", time.Since(start))
+		}
+	}()
+}
+
+func isInternalTopic(name string) bool { return name == coordinator.OffsetsTopic }

@@ -1,0 +1,68 @@
+package api
+
+import (
+	"github.com/samsa-kafka/samsa/internal/coordinator"
+	"github.com/samsa-kafka/samsa/internal/server"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (b *Broker) handleOffsetCommit(req *kmsg.OffsetCommitRequest) server.Reply {
+	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+	cr := coordinator.CommitRequest{Group: req.Group, MemberID: req.MemberID, Generation: req.Generation,
+		Offsets: map[string]map[int32]coordinator.Offset{}}
+	if req.InstanceID != nil {
+		cr.InstanceID = *req.InstanceID
+	}
+	// Per-partition checks first; valid partitions are committed together.
+	for _, rt := range req.Topics {
+		st := kmsg.NewOffsetCommitResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewOffsetCommitResponseTopicPartition()
+			sp.Partition = rp.Partition
+			md := ""
+			if rp.Metadata != nil {
+				md = *rp.Metadata
+			}
+			switch p, _ := b.partition(rt.Topic, rp.Partition); {
+			case p == nil:
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case len(md) > b.cfg.OffsetMetadataMaxBytes:
+				sp.ErrorCode = kerr.OffsetMetadataTooLarge.Code
+			default:
+				if cr.Offsets[rt.Topic] == nil {
+					cr.Offsets[rt.Topic] = map[int32]coordinator.Offset{}
+				}
+				epoch := rp.LeaderEpoch
+				if req.Version < 6 {
+					epoch = -1
+				}
+				cr.Offsets[rt.Topic][rp.Partition] = coordinator.Offset{Offset: rp.Offset, LeaderEpoch: epoch, Metadata: md}
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	top, durable := b.groups.Commit(cr)
+	setAll := func(code int16) {
+		for i := range resp.Topics {
+			for j := range resp.Topics[i].Partitions {
+				if resp.Topics[i].Partitions[j].ErrorCode == 0 {
+					resp.Topics[i].Partitions[j].ErrorCode = code
+				}
+			}
+		}
+	}
+	if top != nil {
+		setAll(top.Code)
+		return now(resp)
+	}
+	return func() server.Response {
+		if err := durable(); err != nil {
+			b.log.Error("offset commit not durable", "group", req.Group, "err", err)
+			setAll(kerr.UnknownServerError.Code)
+		}
+		return server.Response{Msg: resp}
+	}
+}

@@ -1,0 +1,269 @@
+package coordinator
+
+import (
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// CommitRequest is an OffsetCommit for one group.
+type CommitRequest struct {
+	Group, MemberID, InstanceID string
+	Generation                  int32
+	Offsets                     map[string]map[int32]Offset // topic -> partition -> offset
+}
+
+// Commit handles OffsetCommit. It returns a top-level error for the whole
+// request (applied to every partition by the caller), or a function that
+// waits until the commit is durable.
+func (c *Coordinator) Commit(req CommitRequest) (*kerr.Error, func() error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.loaded {
+		return kerr.CoordinatorLoadInProgress, nil
+	}
+	if req.Group == "" {
+		return kerr.InvalidGroupID, nil
+	}
+	g := c.groups[req.Group]
+	if g == nil {
+		if req.Generation >= 0 {
+			return kerr.IllegalGeneration, nil
+		}
+		g = c.getOrCreate(req.Group) // a group that only stores offsets
+	}
+	switch {
+	case g.state == Dead:
+		return kerr.CoordinatorNotAvailable, nil
+	case req.Generation < 0 && req.MemberID == "" && g.state == Empty:
+		// Offsets of a consumer that assigns partitions itself.
+	case g.state == CompletingRebalance:
+		return kerr.RebalanceInProgress, nil
+	default:
+		m := g.members[req.MemberID]
+		switch {
+		case m == nil:
+			if g.staticMember(req.InstanceID) != nil {
+				return kerr.FencedInstanceID, nil
+			}
+			return kerr.UnknownMemberID, nil
+		case m.instanceID != req.InstanceID:
+			return kerr.FencedInstanceID, nil
+		case req.Generation != g.generation:
+			return kerr.IllegalGeneration, nil
+		}
+		g.touch(m)
+	}
+	var recs []record
+	now := c.clock.Now().UnixMilli()
+	for topic, ps := range req.Offsets {
+		for p, o := range ps {
+			o.CommitTime = now
+			ps[p] = o
+			recs = append(recs, record{key: offsetKey(req.Group, topic, p), value: offsetValue(o)})
+		}
+	}
+	if len(recs) == 0 {
+		return nil, func() error { return nil }
+	}
+	durable, err := c.write(req.Group, recs)
+	if err != nil {
+		c.lg.Error("writing offset commit", "group", req.Group, "err", err)
+		return kerr.UnknownServerError, nil
+	}
+	for topic, ps := range req.Offsets {
+		for p, o := range ps {
+			g.offsets[topicPartition{topic, p}] = o
+		}
+	}
+	return nil, durable
+}
+
+// FetchedOffset is one partition's committed offset (-1 when none).
+type FetchedOffset struct {
+	Topic     string
+	Partition int32
+	Offset
+}
+
+// Fetch handles OffsetFetch for one group: the given topics' partitions, or
+// every committed partition when topics is nil.
+func (c *Coordinator) Fetch(group string, topics map[string][]int32) ([]FetchedOffset, *kerr.Error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.loaded {
+		return nil, kerr.CoordinatorLoadInProgress
+	}
+	g := c.groups[group]
+	var out []FetchedOffset
+	if topics == nil {
+		if g == nil {
+			return nil, nil
+		}
+		for tp, o := range g.offsets {
+			out = append(out, FetchedOffset{tp.topic, tp.partition, o})
+		}
+		sort.Slice(out, func(i, j int) bool {
+			if out[i].Topic != out[j].Topic {
+				return out[i].Topic < out[j].Topic
+			}
+			return out[i].Partition < out[j].Partition
+		})
+		return out, nil
+	}
+	for topic, ps := range topics {
+		for _, p := range ps {
+			f := FetchedOffset{Topic: topic, Partition: p, Offset: Offset{Offset: -1, LeaderEpoch: -1}}
+			if g != nil {
+				if o, ok := g.offsets[topicPartition{topic, p}]; ok {
+					f.Offset = o
+				}
+			}
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// GroupSummary is a group as ListGroups shows it.
+type GroupSummary struct {
+	Group, ProtocolType string
+	State               GroupState
+}
+
+// List handles ListGroups.
+func (c *Coordinator) List() ([]GroupSummary, *kerr.Error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.loaded {
+		return nil, kerr.CoordinatorLoadInProgress
+	}
+	var out []GroupSummary
+	for _, g := range c.groups {
+		out = append(out, GroupSummary{Group: g.id, ProtocolType: g.protocolType, State: g.state})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
+	return out, nil
+}
+
+// MemberDescription is a member as DescribeGroups shows it.
+type MemberDescription struct {
+	MemberID, InstanceID, ClientID, ClientHost string
+	Metadata, Assignment                       []byte
+}
+
+// GroupDescription is a group as DescribeGroups shows it.
+type GroupDescription struct {
+	Err                    *kerr.Error
+	State                  GroupState
+	ProtocolType, Protocol string
+	Members                []MemberDescription
+}
+
+// Describe handles DescribeGroups for one group; an unknown group is Dead
+// with no members, as in Kafka.
+func (c *Coordinator) Describe(group string) GroupDescription {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.loaded {
+		return GroupDescription{Err: kerr.CoordinatorLoadInProgress}
+	}
+	g := c.groups[group]
+	if g == nil {
+		return GroupDescription{State: Dead}
+	}
+	d := GroupDescription{State: g.state, ProtocolType: g.protocolType, Protocol: g.protocol}
+	for _, id := range g.sortedMemberIDs() {
+		m := g.members[id]
+		d.Members = append(d.Members, MemberDescription{MemberID: m.id, InstanceID: m.instanceID, ClientID: m.clientID,
+			ClientHost: m.clientHost, Metadata: m.metadataFor(g.protocol), Assignment: m.assignment})
+	}
+	return d
+}
+
+// Delete handles DeleteGroups for one group: only a group without members
+// can go; its offsets and metadata are tombstoned.
+func (c *Coordinator) Delete(group string) *kerr.Error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.loaded {
+		return kerr.CoordinatorLoadInProgress
+	}
+	g := c.groups[group]
+	switch {
+	case g == nil:
+		return kerr.GroupIDNotFound
+	case len(g.members) > 0 || g.state != Empty:
+		return kerr.NonEmptyGroup
+	}
+	recs := []record{{key: groupKey(group)}}
+	for tp := range g.offsets {
+		recs = append(recs, record{key: offsetKey(group, tp.topic, tp.partition)})
+	}
+	if _, err := c.write(group, recs); err != nil {
+		c.lg.Error("writing group tombstones", "group", group, "err", err)
+		return kerr.UnknownServerError
+	}
+	g.stopTimers()
+	g.transition(Dead)
+	delete(c.groups, group)
+	return nil
+}
+
+// DeleteOffsets handles OffsetDelete: it returns a top-level error or one
+// per partition (GROUP_SUBSCRIBED_TO_TOPIC for topics the members consume).
+func (c *Coordinator) DeleteOffsets(group string, topics map[string][]int32) (*kerr.Error, map[string]map[int32]*kerr.Error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.loaded {
+		return kerr.CoordinatorLoadInProgress, nil
+	}
+	g := c.groups[group]
+	if g == nil {
+		return kerr.GroupIDNotFound, nil
+	}
+	subscribed := map[string]bool{}
+	if len(g.members) > 0 {
+		if g.protocolType != "consumer" {
+			return kerr.NonEmptyGroup, nil
+		}
+		for _, m := range g.members {
+			var md kmsg.ConsumerMemberMetadata
+			if md.ReadFrom(m.metadataFor(g.protocol)) == nil {
+				for _, t := range md.Topics {
+					subscribed[t] = true
+				}
+			}
+		}
+	}
+	errs := map[string]map[int32]*kerr.Error{}
+	var recs []record
+	for topic, ps := range topics {
+		errs[topic] = map[int32]*kerr.Error{}
+		for _, p := range ps {
+			if subscribed[topic] {
+				errs[topic][p] = kerr.GroupSubscribedToTopic
+				continue
+			}
+			errs[topic][p] = nil
+			if _, ok := g.offsets[topicPartition{topic, p}]; ok {
+				recs = append(recs, record{key: offsetKey(group, topic, p)})
+			}
+		}
+	}
+	if len(recs) > 0 {
+		if _, err := c.write(group, recs); err != nil {
+			c.lg.Error("writing offset tombstones", "group", group, "err", err)
+			return kerr.UnknownServerError, nil
+		}
+		for topic, ps := range topics {
+			for _, p := range ps {
+				if errs[topic][p] == nil {
+					delete(g.offsets, topicPartition{topic, p})
+				}
+			}
+		}
+	}
+	return nil, errs
+}
