@@ -23,7 +23,9 @@ if ((${#missing[@]})); then
 fi
 # kafkajs and its codecs, at the versions in compat/js/package-lock.json
 # (lz4 and zstd-napi build native addons with node-gyp).
-(cd compat/js && npm ci --no-audit --no-fund --loglevel=error)
+# Built from source: the prebuilt binaries their installers look for first
+# are not on a package registry.
+(cd compat/js && npm_config_build_from_source=true npm ci --no-audit --no-fund --loglevel=error)
 
 echo "== go vet"
 go vet ./...
