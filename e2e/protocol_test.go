@@ -120,8 +120,11 @@ func TestApiVersions(t *testing.T) {
 		if got[0] != [2]int16{3, 13} || got[1] != [2]int16{4, 17} || got[18] != [2]int16{0, 4} {
 			t.Fatalf("v%d: advertised %v", v, got)
 		}
-		if _, ok := got[11]; ok {
-			t.Fatalf("JoinGroup advertised but not implemented")
+		if _, ok := got[26]; ok {
+			t.Fatalf("EndTxn advertised but transactions are not implemented")
+		}
+		if got[11] != [2]int16{0, 9} {
+			t.Fatalf("JoinGroup advertised as %v", got[11])
 		}
 	}
 	// KIP-511: an unknown ApiVersions version gets a v0 answer with

@@ -139,7 +139,7 @@ func (b *Broker) createTopic(name string, partitions int32, rf int16, configs ma
 	b.mu.Lock()
 	b.topics[name] = &topicState{meta: t, partitions: opened}
 	b.mu.Unlock()
-	if strings.ContainsAny(name, "._") {
+	if strings.ContainsAny(name, "._") && !isInternalTopic(name) {
 		b.log.Warn("topic name contains '.' or '_'; due to metric naming, topics that differ only there collide", "topic", name)
 	}
 	b.log.Info("created topic", "topic", name, "partitions", partitions, "topic_id", topicIDString(t.ID))
