@@ -335,7 +335,12 @@ func (l *Log) flusher() {
 		case <-l.stop:
 			return
 		case <-l.kick:
-			if err := l.Sync(); err != nil && !errors.Is(err, ErrClosed) {
+			// Unconditionally: the roll happens before the append that
+			// caused it, so the log end offset may look synced already.
+			l.syncMu.Lock()
+			err := l.flushLocked(false)
+			l.syncMu.Unlock()
+			if err != nil && !errors.Is(err, ErrClosed) {
 				l.logger.Error("background flush of rolled segment failed", "err", err)
 			}
 		}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -655,5 +657,32 @@ func TestConfigValidation(t *testing.T) {
 	l := openT(t, t.TempDir(), Config{}, false) // zero values mean defaults
 	if l.cfg.SegmentBytes != 1<<30 || l.cfg.IndexIntervalBytes != 0 {
 		t.Fatalf("defaults not applied: %+v", l.cfg)
+	}
+}
+
+func TestRolledSegmentFlushedInBackground(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallConfig()
+	l := openT(t, dir, cfg, false)
+	for l.NumSegments() < 3 {
+		appendT(t, l, simpleBatch(t, 0, 2, 500, 1))
+	}
+	// Nobody calls Sync: the flusher must still sync the rolled segments
+	// and advance the recovery point.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		l.mu.RLock()
+		done := l.segs[0].synced.Load() && l.segs[1].synced.Load()
+		base2 := l.segs[2].base
+		l.mu.RUnlock()
+		b, _ := os.ReadFile(filepath.Join(dir, recoveryPointFile))
+		rp, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if done && rp >= base2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rolled segments not flushed in the background (recovery point %q)", b)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
