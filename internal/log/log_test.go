@@ -686,3 +686,34 @@ func TestRolledSegmentFlushedInBackground(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func TestActiveSegmentNotMarkedSyncedAfterReopen(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallConfig()
+	l, err := Open(dir, cfg, false, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l.NumSegments() < 2 {
+		appendT(t, l, simpleBatch(t, 0, 2, 500, 1))
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, clean := range []bool{true, false} {
+		l := openT(t, dir, cfg, clean)
+		l.mu.RLock()
+		active := l.segs[len(l.segs)-1].synced.Load()
+		first := l.segs[0].synced.Load()
+		l.mu.RUnlock()
+		// Appends to the active segment after reopening must still be
+		// fsynced when it is rolled.
+		if active {
+			t.Fatalf("clean=%v: active segment marked synced", clean)
+		}
+		if !first {
+			t.Fatalf("clean=%v: rolled segment behind the recovery point not marked synced", clean)
+		}
+		l.Close()
+	}
+}

@@ -93,6 +93,10 @@ func (l *Log) load(clean bool) error {
 		l.dirDirty = true
 	}
 	last := l.segs[len(l.segs)-1]
+	// The active segment's data is synced by Sync's active-segment fsync;
+	// its flag must stay false so that, once rolled, it gets a full sync
+	// covering the appends made since.
+	last.synced.Store(false)
 	l.leo = last.nextOffset
 	l.lso = l.segs[0].base
 	if lsoOK && lsoFile > l.lso {
