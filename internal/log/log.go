@@ -354,20 +354,17 @@ func (l *Log) flusher() {
 // an fsync runs.
 func (l *Log) Sync() error {
 	l.mu.RLock()
-	target, closed := l.leo, l.closed
+	target := l.leo
 	l.mu.RUnlock()
-	if closed {
-		return ErrClosed
-	}
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
 	if l.syncErr != nil {
 		return l.syncErr
 	}
 	if l.syncedTo >= target {
-		return nil
+		return nil // also after Close, which synced everything
 	}
-	return l.flushLocked(false)
+	return l.flushLocked(false) // ErrClosed if Close failed to sync
 }
 
 // flushLocked fsyncs every segment that may hold unsynced data, and the

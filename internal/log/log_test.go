@@ -637,6 +637,9 @@ func TestReadSurvivesDeleteAndClose(t *testing.T) {
 	if err := l.Append(b, nil); err == nil {
 		t.Fatal("Append after Delete succeeded")
 	}
+	if err := l.Sync(); err != nil {
+		t.Fatalf("Sync after Close (everything was synced by Close): %v", err)
+	}
 	var zero ReadResult
 	zero.Release()
 }
