@@ -20,6 +20,7 @@ func main() {
 	root.AddCommand(
 		newServeCmd(),
 		newTopicsCmd(),
+		newGroupsCmd(),
 		newProduceCmd(),
 		newConsumeCmd(),
 		newBenchCmd(),
