@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -566,5 +567,68 @@ func TestSendFileShrunkFile(t *testing.T) {
 	client.SetReadDeadline(time.Now().Add(waitLimit))
 	if _, err := io.ReadFull(client, got); err != nil || string(got) != "456789" {
 		t.Fatalf("client got %q, %v", got, err)
+	}
+}
+
+// Shutdown of a connection whose client keeps sending must still stop
+// reading promptly. readLoop re-arms the idle deadline at the top of every
+// iteration after checking stopping; when stopReading runs between that check
+// and SetReadDeadline, its "stop now" deadline is overwritten with
+// now+IdleTimeout and the connection keeps being served, so a graceful
+// Shutdown waits for its context and has to force-close. The race window is
+// small: the test repeats until it shows, or passes after enough clean
+// rounds.
+func TestShutdownBusyConnectionStopsReading(t *testing.T) {
+	const rounds = 300
+	req := frame("busy", metadataReq(9), 1)
+	burst := bytes.Repeat(req, 20)
+	for i := range rounds {
+		h := newHandler()
+		var handled atomic.Int64
+		drained := make(chan struct{})
+		go func() {
+			defer close(drained)
+			for range h.handled {
+				handled.Add(1)
+			}
+		}()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := New(Config{MaxRequestBytes: 1 << 20, IdleTimeout: time.Minute}, h, discard())
+		s.Serve(ln)
+		nc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		writerDone := make(chan struct{})
+		go func() {
+			defer close(writerDone)
+			for {
+				if _, err := nc.Write(burst); err != nil {
+					return
+				}
+			}
+		}()
+		readerDone := make(chan struct{})
+		go func() {
+			defer close(readerDone)
+			io.Copy(io.Discard, nc)
+		}()
+		// Let the connection get busy.
+		waitFor(t, "requests to flow", func() bool { return handled.Load() > 0 })
+
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		err = s.Shutdown(ctx)
+		cancel()
+		nc.Close()
+		<-writerDone
+		<-readerDone
+		close(h.handled)
+		<-drained
+		if err != nil {
+			t.Fatalf("round %d: graceful Shutdown of a busy connection = %v: the connection was still being read when the deadline came", i, err)
+		}
 	}
 }
