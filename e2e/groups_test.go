@@ -55,8 +55,22 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // group's committed offsets let a new member resume after both leave, also
 // after a broker restart.
 func TestConsumerGroupSharesAndResumes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []kgo.Opt
+	}{
+		{"classic-range", []kgo.Opt{kgo.Balancers(kgo.RangeBalancer())}},
+		{"classic-cooperative-sticky", []kgo.Opt{kgo.Balancers(kgo.CooperativeStickyBalancer())}},
+		{"kip848-uniform", []kgo.Opt{kgo.ServerSideBalancer(), kgo.Balancers(kgo.StickyBalancer())}},
+		{"kip848-range", []kgo.Opt{kgo.ServerSideBalancer(), kgo.Balancers(kgo.RangeBalancer())}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testGroupSharesAndResumes(t, tc.opts) })
+	}
+}
+
+func testGroupSharesAndResumes(t *testing.T, opts []kgo.Opt) {
 	dir := t.TempDir()
-	tb := startBroker(t, dir, nil)
+	tb := startBroker(t, dir, map[string]string{"group.consumer.heartbeat.interval.ms": "200"})
 	tb.createTopic("g", 6, nil)
 	prod := tb.client(kgo.DefaultProduceTopic("g"))
 	produce := func(from, to int) {
@@ -70,11 +84,34 @@ func TestConsumerGroupSharesAndResumes(t *testing.T) {
 	}
 	produce(0, 600)
 	ctx, cancel := context.WithCancel(context.Background())
-	a := tb.startGroupConsumer(ctx, "grp", "g")
-	b := tb.startGroupConsumer(ctx, "grp", "g")
-	waitFor(t, "both members to consume 600 records", func() bool { return a.count()+b.count() >= 600 })
-	if a.count() == 0 || b.count() == 0 {
-		t.Logf("one member consumed everything (a=%d b=%d): assignment happened before the second joined", a.count(), b.count())
+	a := tb.startGroupConsumer(ctx, "grp", "g", opts...)
+	b := tb.startGroupConsumer(ctx, "grp", "g", opts...)
+	adm := tb.admin()
+	waitFor(t, "a stable group of two members", func() bool {
+		gs, err := adm.DescribeGroups(ctxT(t), "grp")
+		if err != nil {
+			return false
+		}
+		g := gs["grp"]
+		return g.State == "Stable" && len(g.Members) == 2
+	})
+	produce(600, 1200)
+	waitFor(t, "both members to consume 1200 records", func() bool { return a.count()+b.count() >= 1200 })
+	// With two members sharing six partitions, each must have got part of
+	// the records produced after both joined.
+	for name, gc := range map[string]*groupConsumer{"a": a, "b": b} {
+		gc.mu.Lock()
+		n := 0
+		for v := range gc.seen {
+			var i int
+			if _, err := fmtSscan(v, &i); err == nil && i >= 600 {
+				n++
+			}
+		}
+		gc.mu.Unlock()
+		if n == 0 {
+			t.Errorf("member %s consumed none of the records produced after both joined", name)
+		}
 	}
 	// Commit and leave.
 	for _, gc := range []*groupConsumer{a, b} {
@@ -93,24 +130,24 @@ func TestConsumerGroupSharesAndResumes(t *testing.T) {
 			seenTotal[v] += n
 		}
 	}
-	for i := 0; i < 600; i++ {
+	for i := 0; i < 1200; i++ {
 		if seenTotal[string(val(i))] == 0 {
 			t.Fatalf("record %d never consumed", i)
 		}
 	}
 	// Committed offsets survive a restart; a new member resumes there.
-	tb = tb.restart(nil)
+	tb = tb.restart(map[string]string{"group.consumer.heartbeat.interval.ms": "200"})
 	prod = tb.client(kgo.DefaultProduceTopic("g"))
-	produce(600, 700)
+	produce(1200, 1300)
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
-	c := tb.startGroupConsumer(ctx2, "grp", "g")
+	c := tb.startGroupConsumer(ctx2, "grp", "g", opts...)
 	waitFor(t, "the resumed member to consume the 100 new records", func() bool { return c.count() >= 100 })
 	time.Sleep(300 * time.Millisecond) // a fetch or two more: nothing old may show up
 	c.mu.Lock()
 	for v := range c.seen {
 		var i int
-		if _, err := fmtSscan(v, &i); err == nil && i < 600 {
+		if _, err := fmtSscan(v, &i); err == nil && i < 1200 {
 			t.Errorf("resumed member re-read %q, committed before the restart", v)
 		}
 	}

@@ -286,6 +286,10 @@ func (b *Broker) Handle(ctx context.Context, rc *server.RequestContext, req kmsg
 		return now(b.handleDeleteGroups(r))
 	case *kmsg.OffsetDeleteRequest:
 		return now(b.handleOffsetDelete(r))
+	case *kmsg.ConsumerGroupHeartbeatRequest:
+		return now(b.handleConsumerGroupHeartbeat(rc, r))
+	case *kmsg.ConsumerGroupDescribeRequest:
+		return now(b.handleConsumerGroupDescribe(r))
 	case *kmsg.InitProducerIDRequest:
 		return now(b.handleInitProducerID(r))
 	}

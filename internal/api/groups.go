@@ -102,7 +102,7 @@ func (b *Broker) groupConfig() coordinator.Config {
 // startGroups creates the coordinator and replays __consumer_offsets in the
 // background; group requests meanwhile get COORDINATOR_LOAD_IN_PROGRESS.
 func (b *Broker) startGroups() {
-	b.groups = coordinator.New(b.groupConfig(), &offsetsLog{b: b}, nil, b.log)
+	b.groups = coordinator.New(b.groupConfig(), &offsetsLog{b: b}, b.topicInfos, nil, b.log)
 	b.bgDone.Add(1)
 	go func() {
 		defer b.bgDone.Done()
@@ -114,3 +114,14 @@ func (b *Broker) startGroups() {
 }
 
 func isInternalTopic(name string) bool { return name == coordinator.OffsetsTopic }
+
+// topicInfos lists the non-internal topics for server-side assignment.
+func (b *Broker) topicInfos() map[string]coordinator.TopicInfo {
+	out := map[string]coordinator.TopicInfo{}
+	for _, t := range b.meta.Topics() {
+		if !isInternalTopic(t.Name) {
+			out[t.Name] = coordinator.TopicInfo{ID: t.ID, Partitions: t.Partitions}
+		}
+	}
+	return out
+}

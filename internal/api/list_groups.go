@@ -25,11 +25,11 @@ func (b *Broker) handleListGroups(req *kmsg.ListGroupsRequest) kmsg.Response {
 		return false
 	}
 	for _, g := range groups {
-		if !match(req.StatesFilter, string(g.State)) || !match(req.TypesFilter, "classic") {
+		if !match(req.StatesFilter, string(g.State)) || !match(req.TypesFilter, g.Type) {
 			continue
 		}
 		lg := kmsg.NewListGroupsResponseGroup()
-		lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = g.Group, g.ProtocolType, string(g.State), "classic"
+		lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = g.Group, g.ProtocolType, string(g.State), g.Type
 		resp.Groups = append(resp.Groups, lg)
 	}
 	return resp

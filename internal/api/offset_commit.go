@@ -10,7 +10,7 @@ import (
 func (b *Broker) handleOffsetCommit(req *kmsg.OffsetCommitRequest) server.Reply {
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
 	cr := coordinator.CommitRequest{Group: req.Group, MemberID: req.MemberID, Generation: req.Generation,
-		Offsets: map[string]map[int32]coordinator.Offset{}}
+		Offsets: map[string]map[int32]coordinator.Offset{}, Version: req.Version}
 	if req.InstanceID != nil {
 		cr.InstanceID = *req.InstanceID
 	}

@@ -8,8 +8,8 @@ var supportedVersions = map[int16][2]int16{
 	1:  {4, 17}, // Fetch: v12+ flexible, v13+ topic IDs (KIP-516)
 	2:  {1, 10}, // ListOffsets
 	3:  {0, 13}, // Metadata
-	8:  {0, 8},  // OffsetCommit
-	9:  {0, 8},  // OffsetFetch (v8+: several groups)
+	8:  {0, 9},  // OffsetCommit (v9: member epochs of KIP-848 groups)
+	9:  {0, 9},  // OffsetFetch (v8+: several groups)
 	10: {0, 6},  // FindCoordinator (groups only)
 	11: {0, 9},  // JoinGroup (KIP-394 member IDs, KIP-345 static members)
 	12: {0, 4},  // Heartbeat
@@ -27,4 +27,6 @@ var supportedVersions = map[int16][2]int16{
 	42: {0, 2},  // DeleteGroups
 	47: {0, 0},  // OffsetDelete
 	60: {0, 1},  // DescribeCluster
+	68: {0, 1},  // ConsumerGroupHeartbeat (KIP-848; uniform and range assignors)
+	69: {0, 1},  // ConsumerGroupDescribe
 }

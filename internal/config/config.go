@@ -60,6 +60,8 @@ type Broker struct {
 	GroupInitialRebalanceDelay time.Duration // group.initial.rebalance.delay.ms
 	GroupMaxSize               int           // group.max.size
 	OffsetMetadataMaxBytes     int           // offset.metadata.max.bytes
+	ConsumerSessionTimeout     time.Duration // group.consumer.session.timeout.ms (KIP-848)
+	ConsumerHeartbeatInterval  time.Duration // group.consumer.heartbeat.interval.ms (KIP-848)
 
 	// Props holds the properties as given (file plus overrides), so that
 	// DescribeConfigs can tell a value set by the operator from a default.
@@ -94,6 +96,8 @@ func Defaults() Broker {
 		GroupInitialRebalanceDelay: 3 * time.Second,
 		GroupMaxSize:               math.MaxInt32,
 		OffsetMetadataMaxBytes:     4096,
+		ConsumerSessionTimeout:     45 * time.Second,
+		ConsumerHeartbeatInterval:  5 * time.Second,
 	}
 }
 
@@ -251,6 +255,10 @@ func FromProperties(props map[string]string) (Broker, []string, error) {
 			var n int32
 			n, err = parseInt32(v, 0, math.MaxInt32)
 			c.OffsetMetadataMaxBytes = int(n)
+		case "group.consumer.session.timeout.ms":
+			c.ConsumerSessionTimeout, err = parseMillis(v)
+		case "group.consumer.heartbeat.interval.ms":
+			c.ConsumerHeartbeatInterval, err = parseMillis(v)
 		case "offsets.topic.num.partitions":
 			c.OffsetsTopicPartitions, err = parseInt32(v, 1, 1<<16)
 		default:

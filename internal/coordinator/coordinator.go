@@ -56,10 +56,11 @@ func (realClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterF
 
 // Coordinator is the group coordinator of this node.
 type Coordinator struct {
-	cfg   Config
-	log   Log
-	clock Clock
-	lg    *slog.Logger
+	cfg         Config
+	log         Log
+	clock       Clock
+	lg          *slog.Logger
+	topicSource TopicSource
 
 	mu     sync.Mutex
 	groups map[string]*group
@@ -69,11 +70,11 @@ type Coordinator struct {
 
 // New returns a coordinator; it serves nothing until Load has replayed the
 // log (group requests get COORDINATOR_LOAD_IN_PROGRESS meanwhile).
-func New(cfg Config, l Log, clock Clock, logger *slog.Logger) *Coordinator {
+func New(cfg Config, l Log, topics TopicSource, clock Clock, logger *slog.Logger) *Coordinator {
 	if clock == nil {
 		clock = realClock{}
 	}
-	return &Coordinator{cfg: cfg, log: l, clock: clock, lg: logger, groups: make(map[string]*group)}
+	return &Coordinator{cfg: cfg, log: l, topicSource: topics, clock: clock, lg: logger, groups: make(map[string]*group)}
 }
 
 // Load replays every partition of __consumer_offsets.

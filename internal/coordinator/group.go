@@ -77,6 +77,7 @@ type group struct {
 	joinTimer    Timer
 	initialDelay bool // the initial rebalance delay of an empty group is running
 	stateTime    time.Time
+	consumer     *consumerState // non-nil for a KIP-848 consumer group
 }
 
 func newGroup(c *Coordinator, id string) *group {
@@ -90,6 +91,13 @@ func (g *group) transition(s GroupState) {
 }
 
 func (g *group) stopTimers() {
+	if g.consumer != nil {
+		for _, m := range g.consumer.members {
+			if m.session != nil {
+				m.session.Stop()
+			}
+		}
+	}
 	if g.joinTimer != nil {
 		g.joinTimer.Stop()
 	}
@@ -161,6 +169,13 @@ func (c *Coordinator) Join(req JoinRequest) <-chan JoinResult {
 	}
 	if g.state == Dead {
 		return joinErr(kerr.CoordinatorNotAvailable, req.MemberID)
+	}
+	if g.consumer != nil {
+		if len(g.consumer.members) > 0 {
+			return joinErr(kerr.InconsistentGroupProtocol, req.MemberID)
+		}
+		g.consumer = nil // an empty consumer group becomes classic again
+		g.protocolType = ""
 	}
 	if !g.supports(req.ProtocolType, req.Protocols) {
 		return joinErr(kerr.InconsistentGroupProtocol, req.MemberID)

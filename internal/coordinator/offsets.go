@@ -10,8 +10,9 @@ import (
 // CommitRequest is an OffsetCommit for one group.
 type CommitRequest struct {
 	Group, MemberID, InstanceID string
-	Generation                  int32
+	Generation                  int32                       // the member epoch for consumer groups
 	Offsets                     map[string]map[int32]Offset // topic -> partition -> offset
+	Version                     int16                       // OffsetCommit version
 }
 
 // Commit handles OffsetCommit. It returns a top-level error for the whole
@@ -36,6 +37,17 @@ func (c *Coordinator) Commit(req CommitRequest) (*kerr.Error, func() error) {
 	switch {
 	case g.state == Dead:
 		return kerr.CoordinatorNotAvailable, nil
+	case g.consumer != nil && !(req.Generation < 0 && req.MemberID == "" && len(g.consumer.members) == 0):
+		if req.Version < 9 {
+			return kerr.UnsupportedVersion, nil // KIP-848 members commit with v9+
+		}
+		m := g.consumer.members[req.MemberID]
+		if m == nil {
+			return kerr.UnknownMemberID, nil
+		}
+		if req.Generation != m.epoch {
+			return kerr.StaleMemberEpoch, nil
+		}
 	case req.Generation < 0 && req.MemberID == "" && g.state == Empty:
 		// Offsets of a consumer that assigns partitions itself.
 	case g.state == CompletingRebalance:
@@ -130,6 +142,7 @@ func (c *Coordinator) Fetch(group string, topics map[string][]int32) ([]FetchedO
 type GroupSummary struct {
 	Group, ProtocolType string
 	State               GroupState
+	Type                string // classic or consumer
 }
 
 // List handles ListGroups.
@@ -141,7 +154,11 @@ func (c *Coordinator) List() ([]GroupSummary, *kerr.Error) {
 	}
 	var out []GroupSummary
 	for _, g := range c.groups {
-		out = append(out, GroupSummary{Group: g.id, ProtocolType: g.protocolType, State: g.state})
+		typ := "classic"
+		if g.consumer != nil {
+			typ = "consumer"
+		}
+		out = append(out, GroupSummary{Group: g.id, ProtocolType: g.protocolType, State: g.state, Type: typ})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
 	return out, nil
@@ -174,6 +191,12 @@ func (c *Coordinator) Describe(group string) GroupDescription {
 		return GroupDescription{State: Dead}
 	}
 	d := GroupDescription{State: g.state, ProtocolType: g.protocolType, Protocol: g.protocol}
+	if g.consumer != nil {
+		for _, m := range g.consumer.sortedMembers() {
+			d.Members = append(d.Members, MemberDescription{MemberID: m.id, InstanceID: m.instanceID, ClientID: m.clientID, ClientHost: m.clientHost})
+		}
+		return d
+	}
 	for _, id := range g.sortedMemberIDs() {
 		m := g.members[id]
 		d.Members = append(d.Members, MemberDescription{MemberID: m.id, InstanceID: m.instanceID, ClientID: m.clientID,
@@ -194,7 +217,7 @@ func (c *Coordinator) Delete(group string) *kerr.Error {
 	switch {
 	case g == nil:
 		return kerr.GroupIDNotFound
-	case len(g.members) > 0 || g.state != Empty:
+	case len(g.members) > 0 || g.state != Empty || g.consumer != nil && len(g.consumer.members) > 0:
 		return kerr.NonEmptyGroup
 	}
 	recs := []record{{key: groupKey(group)}}
@@ -224,7 +247,15 @@ func (c *Coordinator) DeleteOffsets(group string, topics map[string][]int32) (*k
 		return kerr.GroupIDNotFound, nil
 	}
 	subscribed := map[string]bool{}
-	if len(g.members) > 0 {
+	if g.consumer != nil {
+		for _, m := range g.consumer.members {
+			for t := range g.consumer.subscribedView {
+				if m.subscribes(t) {
+					subscribed[t] = true
+				}
+			}
+		}
+	} else if len(g.members) > 0 {
 		if g.protocolType != "consumer" {
 			return kerr.NonEmptyGroup, nil
 		}
