@@ -311,14 +311,8 @@ func scenarioTxn(ctx context.Context, e *env, c *client) (string, error) {
 	}
 	aborted := makeRecords(c.name+"-aborted", c.profile)[:3]
 	committed := makeRecords(c.name+"-committed", c.profile)
-	// A client without a transactional producer still has its
-	// read_committed consumer checked, on transactions franz-go writes.
-	producer, note := c.driver, ""
-	if reason, ok := c.na["txn-produce"]; ok {
-		producer, note = franzDriver{}, "transactions written by franz-go, read_committed by "+c.name+": "+reason
-	}
 	start := time.Now()
-	err := producer.txnProduce(ctx, txnReq{Bootstrap: e.addr, Topic: topic, TransactionalID: "compat." + c.name + ".txn", Aborted: aborted, Committed: committed})
+	err := c.driver.txnProduce(ctx, txnReq{Bootstrap: e.addr, Topic: topic, TransactionalID: "compat." + c.name + ".txn", Aborted: aborted, Committed: committed})
 	if err != nil {
 		return "", fmt.Errorf("transactional produce: %w", err)
 	}
@@ -354,9 +348,6 @@ func scenarioTxn(ctx context.Context, e *env, c *client) (string, error) {
 	if err := compareRecords(truth, rc, w); err != nil {
 		return "", fmt.Errorf("franz-go read_committed: %w", err)
 	}
-	if reason, ok := c.na["txn-consume"]; ok {
-		return join(note, "read_committed checked with franz-go only: "+reason), nil
-	}
 	got, err := c.driver.consume(ctx, consumeReq{Bootstrap: e.addr, Topic: topic, Count: len(truth), ReadCommitted: true})
 	if err != nil {
 		return "", fmt.Errorf("client read_committed: %w", err)
@@ -364,7 +355,7 @@ func scenarioTxn(ctx context.Context, e *env, c *client) (string, error) {
 	if err := compareRecords(truth, got, w); err != nil {
 		return "", fmt.Errorf("client read_committed: %w", err)
 	}
-	return note, nil
+	return "", nil
 }
 
 // scenarioConfigs: the client describes retention.ms of a topic, alters it,
