@@ -127,6 +127,14 @@ func ParseProperties(r io.Reader) (map[string]string, error) {
 		}
 		props[strings.TrimSpace(line[:i])] = strings.TrimSpace(line[i+1:])
 	}
+	if pending != "" {
+		// A continuation backslash on the last line: keep what it has.
+		i := strings.IndexAny(pending, "=:")
+		if i < 0 {
+			return nil, fmt.Errorf("line %d: %q is not key=value", n, pending)
+		}
+		props[strings.TrimSpace(pending[:i])] = strings.TrimSpace(pending[i+1:])
+	}
 	return props, sc.Err()
 }
 

@@ -91,11 +91,20 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 	for good < len(data) {
 		nl := bytes.IndexByte(data[good:], '\n')
 		if nl < 0 {
-			break
+			break // a torn last line: the crash came mid-write
 		}
 		var r Record
-		if err := json.Unmarshal(data[good:good+nl], &r); err != nil {
-			break
+		err := json.Unmarshal(data[good:good+nl], &r)
+		if err == nil {
+			err = r.validate()
+		}
+		if err != nil {
+			// A complete line (records are written with their newline in
+			// one write) that does not parse is corruption, not a torn
+			// write; dropping it and what follows would lose topics and
+			// reuse producer IDs.
+			f.Close()
+			return nil, fmt.Errorf("metadata log %s: corrupt record at byte %d: %v", path, good, err)
 		}
 		s.apply(r)
 		good += nl + 1
@@ -118,10 +127,28 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 // Close closes the log file.
 func (s *Store) Close() error { return s.f.Close() }
 
+// validate checks that a record has the fields its type needs.
+func (r Record) validate() error {
+	switch r.Type {
+	case "topic":
+		if r.Name == "" || r.ID == nil || r.Partitions <= 0 {
+			return fmt.Errorf("topic record needs a name, an id and partitions")
+		}
+	case "delete_topic", "partitions", "configs":
+		if r.Name == "" {
+			return fmt.Errorf("%s record needs a name", r.Type)
+		}
+	case "producer_ids":
+	default:
+		return fmt.Errorf("unknown record type %q", r.Type)
+	}
+	return nil
+}
+
 func (s *Store) apply(r Record) {
 	switch r.Type {
 	case "topic":
-		t := &Topic{Name: r.Name, ID: *r.ID, Partitions: r.Partitions, Configs: r.Configs}
+		t := &Topic{Name: r.Name, ID: *r.ID, Partitions: r.Partitions, Configs: maps.Clone(r.Configs)}
 		if t.Configs == nil {
 			t.Configs = map[string]string{}
 		}
@@ -138,7 +165,7 @@ func (s *Store) apply(r Record) {
 		}
 	case "configs":
 		if t := s.topics[r.Name]; t != nil {
-			t.Configs = r.Configs
+			t.Configs = maps.Clone(r.Configs)
 			if t.Configs == nil {
 				t.Configs = map[string]string{}
 			}

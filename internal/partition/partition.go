@@ -114,8 +114,8 @@ func (p *Partition) Append(records []byte) (AppendResult, error) {
 		return AppendResult{}, ErrClosed
 	}
 	// Idempotence: check every batch first, so a rejected request appends nothing.
-	for _, h := range hs {
-		dup, isDup, err := p.producers.check(h)
+	{
+		dup, isDup, err := p.producers.checkAll(hs)
 		if err != nil {
 			p.mu.Unlock()
 			return AppendResult{}, err

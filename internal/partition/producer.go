@@ -2,6 +2,7 @@ package partition
 
 import (
 	"encoding/json"
+	"slices"
 	"errors"
 	"fmt"
 	"math"
@@ -68,13 +69,37 @@ func inSequence(last, next int32) bool {
 // and epochs of incoming batches (Kafka's ProducerStateManager).
 type producers map[int64]*producerEntry
 
-// check validates batch h of a producer against the state and returns the
-// earlier batch if h is a duplicate of one of the last five.
-func (ps producers) check(h log.BatchHeader) (dup batchMeta, isDup bool, err error) {
-	if h.ProducerID < 0 {
-		return batchMeta{}, false, nil
+// checkAll validates the batches of one request in order, each against the
+// state as the batches before it would leave it, and returns the earlier
+// batch if one is a duplicate of one of the producer's last five.
+func (ps producers) checkAll(hs []log.BatchHeader) (dup batchMeta, isDup bool, err error) {
+	staged := map[int64]*producerEntry{}
+	for _, h := range hs {
+		if h.ProducerID < 0 {
+			continue
+		}
+		e, ok := staged[h.ProducerID]
+		if !ok {
+			if cur := ps[h.ProducerID]; cur != nil {
+				c := *cur
+				c.Batches = slices.Clone(cur.Batches)
+				e = &c
+			}
+		}
+		if dup, isDup, err = checkEntry(e, h); err != nil || isDup {
+			return dup, isDup, err
+		}
+		if e == nil || h.ProducerEpoch > e.Epoch {
+			e = &producerEntry{Epoch: h.ProducerEpoch}
+		}
+		e.push(batchMeta{FirstSeq: h.BaseSequence, LastSeq: h.LastSequence()})
+		staged[h.ProducerID] = e
 	}
-	e := ps[h.ProducerID]
+	return batchMeta{}, false, nil
+}
+
+// checkEntry validates batch h against its producer's entry (nil: unknown).
+func checkEntry(e *producerEntry, h log.BatchHeader) (dup batchMeta, isDup bool, err error) {
 	if e == nil {
 		// Unknown producer (new, or its state was lost to retention):
 		// any sequence is accepted, as Kafka does.

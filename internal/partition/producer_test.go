@@ -18,7 +18,7 @@ func hdr(pid int64, epoch int16, seq int32, n int32) log.BatchHeader {
 		LastOffsetDelta: n - 1, NumRecords: n, Magic: 2}
 }
 
-// TestProducerStateCheckUpdate drives producers.check/update through
+// TestProducerStateCheckUpdate drives producers.checkAll/update through
 // sequences of batches; accepted batches get the next offsets.
 func TestProducerStateCheckUpdate(t *testing.T) {
 	const (
@@ -130,7 +130,7 @@ func TestProducerStateCheckUpdate(t *testing.T) {
 			next := int64(100)
 			for i, s := range tc.steps {
 				h := hdr(s.pid, s.epoch, s.seq, s.n)
-				d, isDup, err := ps.check(h)
+				d, isDup, err := ps.checkAll([]log.BatchHeader{h})
 				switch s.want {
 				case ok:
 					if err != nil || isDup {
@@ -179,7 +179,7 @@ func TestProducerStateUpdate(t *testing.T) {
 	if !reflect.DeepEqual(ps[3], want) {
 		t.Fatalf("entry %+v, want %+v", ps[3], want)
 	}
-	d, isDup, err := ps.check(hdr(3, 4, 10, 5))
+	d, isDup, err := ps.checkAll([]log.BatchHeader{hdr(3, 4, 10, 5)})
 	if err != nil || !isDup || d.Timestamp != 1234 {
 		t.Fatalf("retry: %+v %v %v; want the original LogAppendTime 1234", d, isDup, err)
 	}

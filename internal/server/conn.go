@@ -83,8 +83,13 @@ func (c *conn) readLoop(requests chan<- decoded) error {
 	br := bufio.NewReaderSize(c.nc, 64<<10)
 	var sizeBuf [4]byte
 	for {
-		if c.s.cfg.IdleTimeout > 0 && !c.stopping.Load() {
+		if c.s.cfg.IdleTimeout > 0 {
 			c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+		}
+		if c.stopping.Load() {
+			// stopReading may have run just before the deadline above
+			// replaced its own: never wait for the idle timeout then.
+			c.nc.SetReadDeadline(time.Now())
 		}
 		if _, err := io.ReadFull(br, sizeBuf[:]); err != nil {
 			var ne net.Error
