@@ -117,7 +117,7 @@ func TestApiVersions(t *testing.T) {
 		for _, k := range resp.ApiKeys {
 			got[k.ApiKey] = [2]int16{k.MinVersion, k.MaxVersion}
 		}
-		if got[0] != [2]int16{3, 13} || got[1] != [2]int16{4, 17} || got[18] != [2]int16{0, 4} {
+		if got[0] != [2]int16{0, 13} || got[1] != [2]int16{4, 17} || got[18] != [2]int16{0, 4} {
 			t.Fatalf("v%d: advertised %v", v, got)
 		}
 		if _, ok := got[26]; ok {
@@ -278,6 +278,17 @@ func TestProduceValidation(t *testing.T) {
 		if sp.ErrorCode != tc.want.Code {
 			t.Errorf("%s: error %v, want %v", tc.name, kerr.ErrorForCode(sp.ErrorCode), tc.want)
 		}
+	}
+	// Produce v0-v2 (message format v0/v1) is refused clearly.
+	old := kmsg.NewPtrProduceRequest()
+	old.Version, old.Acks, old.TimeoutMillis = 2, 1, 5000
+	old.Topics = []kmsg.ProduceRequestTopic{{Topic: "v", Partitions: []kmsg.ProduceRequestTopicPartition{{Records: batch(-1, -1, -1, 1, 1)}}}}
+	c.send(old, 50)
+	oldResp := kmsg.NewPtrProduceResponse()
+	oldResp.Version = 2
+	c.recv(oldResp, 50)
+	if code := oldResp.Topics[0].Partitions[0].ErrorCode; code != kerr.UnsupportedForMessageFormat.Code {
+		t.Errorf("Produce v2: error %v, want UNSUPPORTED_FOR_MESSAGE_FORMAT", kerr.ErrorForCode(code))
 	}
 	if sp := c.produce("v", batch(-1, -1, -1, 3, 2), 100); sp.ErrorCode != 0 || sp.BaseOffset != 0 {
 		t.Fatalf("valid batch after rejects: error %d offset %d", sp.ErrorCode, sp.BaseOffset)

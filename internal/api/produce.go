@@ -46,6 +46,8 @@ func (b *Broker) handleProduce(req *kmsg.ProduceRequest) server.Reply {
 			switch {
 			case !validAcks:
 				err = errorf(kerr.InvalidRequiredAcks, "acks must be -1, 0 or 1, got %d", req.Acks)
+			case req.Version < 3:
+				err = errorf(kerr.UnsupportedForMessageFormat, "Produce v%d carries message format v0/v1, which this broker does not store; use Produce v3+ (RecordBatch v2)", req.Version)
 			case nameErr != nil:
 				err = nameErr
 			case req.TransactionID != nil:

@@ -4,7 +4,10 @@ package api
 // version range whose semantics are implemented. ApiVersions advertises
 // exactly this table, and the server rejects anything outside it.
 var supportedVersions = map[int16][2]int16{
-	0:  {3, 13}, // Produce: v3+ carries RecordBatch v2 (message format v0/v1 are refused); v13 addresses topics by ID
+	// Produce v0-v2 can only carry message format v0/v1, which is refused
+	// with UNSUPPORTED_FOR_MESSAGE_FORMAT; they are advertised because
+	// librdkafka before 2.8 only compresses when Produce v0 is listed.
+	0:  {0, 13}, // Produce: v13 addresses topics by ID
 	1:  {4, 17}, // Fetch: v12+ flexible, v13+ topic IDs (KIP-516)
 	2:  {1, 10}, // ListOffsets
 	3:  {0, 13}, // Metadata
