@@ -161,9 +161,10 @@ func produceAt(t *testing.T, addr, topic string, times []time.Time) {
 	}
 }
 
-// startGroupConsumer joins group as a franz-go consumer of topics (range
+// startGroupConsumer joins group as a franz-go consumer of topic (range
 // assignor, manual commits) and reads until it has seen end[p]-1 of every
-// partition p in end, which also proves it holds the assignment.
+// partition p in end, which also proves it holds the assignment. With end
+// empty it returns at once and the client joins in the background.
 func startGroupConsumer(t *testing.T, addr, group, topic string, end map[int32]int64) *kgo.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(
@@ -175,9 +176,14 @@ func startGroupConsumer(t *testing.T, addr, group, topic string, end map[int32]i
 		kgo.DisableAutoCommit(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxWait(100*time.Millisecond),
+		// Members learn of a rebalance on their next heartbeat.
+		kgo.HeartbeatInterval(100*time.Millisecond),
 	)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(end) == 0 {
+		return cl
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -631,4 +637,48 @@ func TestGroupsDeleteOffsetsOfDeletedTopic(t *testing.T) {
 	checkCommitted(t, addr, "g", map[string]string{})
 	runGroupsErr(t, addr, `topic "gone" does not exist and group "g" has no offsets for it`,
 		"delete-offsets", "--group", "g", "--topic", "gone")
+}
+
+// TestGroupsDescribeIdleMember checks that a member that owns no partition
+// is listed in the offsets table with "-" for topic and offsets, and that a
+// partition without a commit shows "-" for CURRENT-OFFSET and LAG.
+func TestGroupsDescribeIdleMember(t *testing.T) {
+	checkNoGoroutineLeak(t)
+	addr := startGroupsTestBroker(t)
+	mustRunCLI(t, addr, "", "topics", "create", "solo", "--partitions", "1")
+	mustRunCLI(t, addr, "a\nb\nc\n", "produce", "solo")
+
+	first := startGroupConsumer(t, addr, "pair", "solo", map[int32]int64{0: 3})
+	defer first.Close()
+	second := startGroupConsumer(t, addr, "pair", "solo", nil)
+	defer second.Close()
+	stable := regexp.MustCompile(`(?m)^pair .* Stable +2$`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := mustRunGroups(t, addr, "describe", "pair", "--state")
+		if stable.MatchString(r.stdout) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group did not become Stable with 2 members:\n%s", r.stdout)
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval, not a fixed wait
+	}
+	m1, _ := first.GroupMetadata()
+	m2, _ := second.GroupMetadata()
+	// The range assignor gives the only partition to the lower member id.
+	owner, idle := min(m1, m2), max(m1, m2)
+
+	r := mustRunGroups(t, addr, "describe", "pair", "--members", "--offsets")
+	want := "" +
+		"GROUP | CONSUMER-ID | GROUP-INSTANCE-ID | HOST | CLIENT-ID | #PARTITIONS | ASSIGNMENT\n" +
+		"pair | " + owner + " | - | /127.0.0.1 | etl-worker | 1 | solo(0)\n" +
+		"pair | " + idle + " | - | /127.0.0.1 | etl-worker | 0 | -\n" +
+		"\n" +
+		"GROUP | TOPIC | PARTITION | CURRENT-OFFSET | LOG-END-OFFSET | LAG | CONSUMER-ID | HOST | CLIENT-ID\n" +
+		"pair | solo | 0 | - | 3 | - | " + owner + " | /127.0.0.1 | etl-worker\n" +
+		"pair | - | - | - | - | - | " + idle + " | /127.0.0.1 | etl-worker\n"
+	if got := cells(r.stdout); got != want {
+		t.Fatalf("describe:\n%s\nwant:\n%s", got, want)
+	}
 }
