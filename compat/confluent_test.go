@@ -17,7 +17,7 @@ func confluentGoClient() *client {
 		driver: confluentGoDriver{},
 		na:     map[string]string{},
 		apis: map[string][]int16{
-			"configs": k(kmsg.IncrementalAlterConfigs), // AdminClient.IncrementalAlterConfigs
+			"config-alter": k(kmsg.IncrementalAlterConfigs), // AdminClient.IncrementalAlterConfigs
 		},
 		versions: map[string][]versionNeed{
 			// librdkafka's LZ4 feature still hangs on FindCoordinator

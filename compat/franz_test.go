@@ -18,7 +18,7 @@ func franzClient() *client {
 		driver: franzDriver{},
 		na:     map[string]string{},
 		apis: map[string][]int16{
-			"configs": k(kmsg.IncrementalAlterConfigs), // kadm.AlterTopicConfigs
+			"config-alter": k(kmsg.IncrementalAlterConfigs), // kadm.AlterTopicConfigs
 		},
 	}
 }

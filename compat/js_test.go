@@ -16,9 +16,9 @@ func kafkajsClient() *client {
 		apis: map[string][]int16{
 			// kafkajs consumers always join a group, even to read a
 			// partition from an offset.
-			"consume": groupAPIs,
-			"txn":     groupAPIs,
-			"configs": k(kmsg.AlterConfigs), // admin.alterConfigs (legacy)
+			"consume":      groupAPIs,
+			"txn":          groupAPIs,
+			"config-alter": k(kmsg.AlterConfigs), // admin.alterConfigs (legacy)
 		},
 	}
 }

@@ -23,7 +23,7 @@ func kafkaGoClient() *client {
 				"transactions (it ignores the fetch response's aborted transactions: kafka-go issue 1332)",
 		},
 		apis: map[string][]int16{
-			"configs": k(kmsg.AlterConfigs), // Client.AlterConfigs (the legacy API)
+			"config-alter": k(kmsg.AlterConfigs), // Client.AlterConfigs (the legacy API)
 		},
 	}
 }

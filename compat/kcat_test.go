@@ -28,8 +28,9 @@ func kcatClient() *client {
 		},
 		versions: librdkafka202Versions(),
 		na: map[string]string{
-			"admin":   "kcat has no command to create topics",
-			"configs": "kcat has no command to describe or alter configs",
+			"admin":           "kcat has no command to create topics",
+			"config-describe": "kcat has no command to describe configs",
+			"config-alter":    "kcat has no command to alter configs",
 		},
 	}
 }

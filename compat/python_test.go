@@ -11,7 +11,7 @@ func pythonConfluentClient() *client {
 		versions: librdkafka202Versions(),
 		na:       map[string]string{},
 		apis: map[string][]int16{
-			"configs": k(kmsg.AlterConfigs), // 1.x has only the legacy alter_configs
+			"config-alter": k(kmsg.AlterConfigs), // 1.x has only the legacy alter_configs
 		},
 	}
 }
@@ -27,7 +27,7 @@ func kafkaPythonClient() *client {
 			"txn":        "kafka-python 2.0 has neither a transactional producer nor a read_committed consumer",
 		},
 		apis: map[string][]int16{
-			"configs": k(kmsg.AlterConfigs), // KafkaAdminClient.alter_configs (legacy)
+			"config-alter": k(kmsg.AlterConfigs), // KafkaAdminClient.alter_configs (legacy)
 		},
 	}
 }

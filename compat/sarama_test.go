@@ -19,7 +19,7 @@ func saramaClient() *client {
 		driver: saramaDriver{},
 		na:     map[string]string{},
 		apis: map[string][]int16{
-			"configs": k(kmsg.IncrementalAlterConfigs), // ClusterAdmin.IncrementalAlterConfig
+			"config-alter": k(kmsg.IncrementalAlterConfigs), // ClusterAdmin.IncrementalAlterConfig
 		},
 	}
 }
