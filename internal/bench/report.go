@@ -254,18 +254,27 @@ func workloadRows(label string, runs map[string]*Summary, disk *DiskResult, loop
 		add("consume MB/s (one consumer, read back)", func(s *Summary) (float64, bool) {
 			return pick(s.Consume != nil && s.Consume.Records > 0, func() float64 { return s.Consume.MBPerSec })
 		}, netLimit, "loopback")
+		add("load generator CPU s per GB consumed", func(s *Summary) (float64, bool) {
+			return clientCPUPerGB(s.Consume)
+		}, 0, "")
 	}
+	add("load generator CPU s per GB produced", func(s *Summary) (float64, bool) {
+		return clientCPUPerGB(s.Produce)
+	}, 0, "")
 	add("broker CPU s per GB moved", func(s *Summary) (float64, bool) {
 		return pick(s.Broker != nil && s.Broker.BytesMoved > 0, func() float64 { return s.Broker.CPUSecondsPerGB })
-	}, 0, "")
-	add("load generator CPU s per GB produced", func(s *Summary) (float64, bool) {
-		return pick(s.ClientCPUSeconds > 0 && s.Produce != nil && s.Produce.Bytes > 0,
-			func() float64 { return s.ClientCPUSeconds / (float64(s.Produce.Bytes) / 1e9) })
 	}, 0, "")
 	add("broker peak RSS, MiB", func(s *Summary) (float64, bool) {
 		return pick(s.Broker != nil && s.Broker.PeakRSSBytes > 0, func() float64 { return float64(s.Broker.PeakRSSBytes) / (1 << 20) })
 	}, 0, "")
 	return rows
+}
+
+func clientCPUPerGB(t *Throughput) (float64, bool) {
+	if t == nil || t.ClientCPUSeconds <= 0 || t.Bytes <= 0 {
+		return 0, false
+	}
+	return t.ClientCPUSeconds / (float64(t.Bytes) / 1e9), true
 }
 
 func pick(ok bool, v func() float64) (float64, bool) {

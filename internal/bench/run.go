@@ -107,6 +107,9 @@ func (r ProduceRun) Run(ctx context.Context) (*Summary, error) {
 	}
 	self := selfCPU()
 	sum, err := RunProduce(ctx, r.Produce)
+	if sum.Produce != nil {
+		sum.Produce.ClientCPUSeconds = selfCPU() - self
+	}
 	if sess != nil {
 		sess.stats.ProduceCPUSeconds = sess.phase()
 	}
@@ -123,14 +126,17 @@ func (r ProduceRun) Run(ctx context.Context) (*Summary, error) {
 		if err = cc.validate(); err == nil {
 			var start, end map[int32]int64
 			if start, end, err = partitionOffsets(ctx, cc.ClientConfig, cc.Topic); err == nil {
+				self = selfCPU()
 				sum.Consume, err = consume(ctx, &cc, start, end)
+				if sum.Consume != nil {
+					sum.Consume.ClientCPUSeconds = selfCPU() - self
+				}
 			}
 		}
 		if sess != nil {
 			sess.stats.ConsumeCPUSeconds = sess.phase()
 		}
 	}
-	sum.ClientCPUSeconds = selfCPU() - self
 	err = errors.Join(err, sess.finish(sum))
 	return sum, err
 }
@@ -163,7 +169,9 @@ func (r E2ERun) Run(ctx context.Context) (*Summary, error) {
 	}
 	self := selfCPU()
 	sum, err := RunE2E(ctx, r.E2E)
-	sum.ClientCPUSeconds = selfCPU() - self
+	if sum.Produce != nil {
+		sum.Produce.ClientCPUSeconds = selfCPU() - self
+	}
 	if sess != nil {
 		sess.stats.ProduceCPUSeconds = sess.phase()
 	}

@@ -25,11 +25,6 @@ type Summary struct {
 	// Error is set when the run failed; the figures present are partial.
 	Error string `json:"error,omitempty"`
 
-	// ClientCPUSeconds is the CPU time the bench process itself used
-	// during the measured phases: on a small machine the load generator
-	// competes with the broker for cores.
-	ClientCPUSeconds float64 `json:"client_cpu_seconds,omitempty"`
-
 	Workload *Workload       `json:"workload,omitempty"`
 	Produce  *Throughput     `json:"produce,omitempty"`
 	Consume  *Throughput     `json:"consume,omitempty"`
@@ -65,7 +60,12 @@ type Throughput struct {
 	RecordsPerSec float64 `json:"records_per_sec"`
 	MBPerSec      float64 `json:"mb_per_sec"`
 	Errors        int64   `json:"errors,omitempty"`
-	FirstError    string  `json:"first_error,omitempty"`
+	// ClientCPUSeconds is the CPU time the bench process itself used in
+	// this phase (for e2e: producers and consumer together). On a small
+	// machine the load generator competes with the broker for cores, and
+	// a phase whose client used about a core is client-bound.
+	ClientCPUSeconds float64 `json:"client_cpu_seconds,omitempty"`
+	FirstError       string  `json:"first_error,omitempty"`
 	// Latency is, for produce, from the Produce call to the broker's
 	// acknowledgement of that record.
 	Latency *Latency `json:"latency,omitempty"`
@@ -183,6 +183,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 		}
 		p("%s: %d records, %.1f MB in %.2fs: %.0f records/s, %.1f MB/s", name,
 			t.Records, float64(t.Bytes)/1e6, t.Seconds, t.RecordsPerSec, t.MBPerSec)
+		if t.ClientCPUSeconds > 0 {
+			p(", load generator %.2f CPU s", t.ClientCPUSeconds)
+		}
 		if t.Errors > 0 {
 			p(", %d errors (first: %s)", t.Errors, t.FirstError)
 		}
@@ -208,9 +211,6 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	if l := s.Loopback; l != nil {
 		p("loopback TCP (%s): %.1f MB in %.2fs = %.1f MB/s\n", l.Method, float64(l.Bytes)/1e6, l.Seconds, l.MBPerSec)
-	}
-	if s.ClientCPUSeconds > 0 {
-		p("load generator: %.2f CPU s\n", s.ClientCPUSeconds)
 	}
 	if s.Error != "" {
 		p("error: %s\n", s.Error)

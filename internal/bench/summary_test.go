@@ -122,6 +122,7 @@ func TestReport(t *testing.T) {
 	samsa.Produce.MBPerSec = 300
 	samsa.Consume.MBPerSec = 900
 	samsa.Broker.CPUSecondsPerGB = 1
+	samsa.Produce.ClientCPUSeconds = 0.5
 	write("01-x.samsa.json", samsa)
 	kfake := fullSummary()
 	kfake.Target = TargetKfake
@@ -147,6 +148,7 @@ func TestReport(t *testing.T) {
 		"| 01-x: 1 KiB, 8 part., acks=all, fsync off, 1 producer | produce MB/s | 300 | 150 | 600 | 1,200 (loopback) | 2.00 | 0.25 |",
 		"| consume MB/s (one consumer, read back) | 900 | 1.02 | – | 1,200 (loopback) | 878.91 | 0.75 |",
 		"| broker CPU s per GB moved | 1.00 | 4.00 | 0.25 | – | 0.25 | – |",
+		"| load generator CPU s per GB produced | 488 | – | – | – | – | – |",
 		"loopback TCP, sendfile from a page-cached file to a discarding reader: 1200.0 MB/s",
 		"fsync after each write 100.0 MB/s",
 		"02-y samsa: 02-y.samsa.json:",
