@@ -19,6 +19,7 @@ import (
 
 	"github.com/samsa-kafka/samsa/internal/config"
 	"github.com/samsa-kafka/samsa/internal/coordinator"
+	"github.com/samsa-kafka/samsa/internal/log"
 	"github.com/samsa-kafka/samsa/internal/metadata"
 	"github.com/samsa-kafka/samsa/internal/partition"
 	"github.com/samsa-kafka/samsa/internal/server"
@@ -113,8 +114,9 @@ func Open(cfg config.Broker, logger *slog.Logger) (*Broker, error) {
 	logger.Info("log loaded", "dir", dir, "topics", len(b.topics), "partitions", n, "clean_shutdown", clean,
 		"took", time.Since(start).Round(time.Millisecond))
 	b.startGroups()
-	b.bgDone.Add(1)
+	b.bgDone.Add(2)
 	go b.flushLoop()
+	go b.retentionLoop()
 	ok = true
 	return b, nil
 }
@@ -142,15 +144,44 @@ func (b *Broker) flushLoop() {
 			return
 		case <-tick.C:
 		}
-		b.mu.RLock()
-		var ps []*partition.Partition
-		for _, t := range b.topics {
-			ps = append(ps, t.partitions...)
-		}
-		b.mu.RUnlock()
-		for _, p := range ps {
+		for _, p := range b.allPartitions() {
 			if err := p.FlushIfDue(); err != nil && !errors.Is(err, os.ErrClosed) {
 				b.log.Error("periodic flush failed", "topic", p.Topic, "partition", p.Index, "err", err)
+			}
+		}
+	}
+}
+
+// allPartitions returns every open partition.
+func (b *Broker) allPartitions() []*partition.Partition {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	var ps []*partition.Partition
+	for _, t := range b.topics {
+		ps = append(ps, t.partitions...)
+	}
+	return ps
+}
+
+// retentionLoop applies retention every log.retention.check.interval.ms.
+func (b *Broker) retentionLoop() {
+	defer b.bgDone.Done()
+	tick := time.NewTicker(b.cfg.LogRetentionCheckInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-tick.C:
+		}
+		for _, p := range b.allPartitions() {
+			n, err := p.ApplyRetention()
+			switch {
+			case err != nil && !errors.Is(err, log.ErrClosed):
+				b.log.Error("retention failed", "topic", p.Topic, "partition", p.Index, "err", err)
+			case n > 0:
+				b.log.Info("deleted segments by retention", "topic", p.Topic, "partition", p.Index, "segments", n,
+					"log_start_offset", p.LogStartOffset())
 			}
 		}
 	}
@@ -290,6 +321,14 @@ func (b *Broker) Handle(ctx context.Context, rc *server.RequestContext, req kmsg
 		return now(b.handleConsumerGroupHeartbeat(rc, r))
 	case *kmsg.ConsumerGroupDescribeRequest:
 		return now(b.handleConsumerGroupDescribe(r))
+	case *kmsg.AlterConfigsRequest:
+		return now(b.handleAlterConfigs(r))
+	case *kmsg.IncrementalAlterConfigsRequest:
+		return now(b.handleIncrementalAlterConfigs(r))
+	case *kmsg.DeleteRecordsRequest:
+		return now(b.handleDeleteRecords(r))
+	case *kmsg.DescribeLogDirsRequest:
+		return now(b.handleDescribeLogDirs(r))
 	case *kmsg.InitProducerIDRequest:
 		return now(b.handleInitProducerID(r))
 	}

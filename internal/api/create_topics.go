@@ -55,7 +55,7 @@ func (b *Broker) describeTopicConfigs(explicit map[string]string) []kmsg.CreateT
 		c := kmsg.NewCreateTopicsResponseTopicConfig()
 		c.Name = name
 		c.Value = &v
-		c.Source = src
+		c.Source = int8(src)
 		out = append(out, c)
 	}
 	return out

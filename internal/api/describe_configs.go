@@ -56,18 +56,13 @@ func (b *Broker) describeTopic(name string, synonyms, docs bool) ([]kmsg.Describ
 	if !ok {
 		return nil, errorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
 	}
-	keys := make([]string, 0, len(topicConfigs))
-	for k := range topicConfigs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var out []kmsg.DescribeConfigsResponseResourceConfig
-	for _, k := range keys {
+	for _, k := range sortedTopicConfigNames() {
 		def := topicConfigs[k]
 		v, src := b.topicConfigValue(t.Configs, k)
 		c := kmsg.NewDescribeConfigsResponseResourceConfig()
 		c.Name, c.Value = k, &v
-		c.Source = kmsg.ConfigSource(src)
+		c.Source = src
 		c.IsDefault = c.Source == kmsg.ConfigSourceDefaultConfig
 		c.ConfigType = def.typ
 		if docs {
@@ -79,13 +74,10 @@ func (b *Broker) describeTopic(name string, synonyms, docs bool) ([]kmsg.Describ
 				c.ConfigSynonyms = append(c.ConfigSynonyms, kmsg.DescribeConfigsResponseResourceConfigConfigSynonym{
 					Name: k, Value: &tv, Source: kmsg.ConfigSourceDynamicTopicConfig})
 			}
-			bn, bv, set := b.brokerConfigValue(k)
-			bsrc := kmsg.ConfigSourceDefaultConfig
-			if set {
-				bsrc = kmsg.ConfigSourceStaticBrokerConfig
-			}
+			bv := def.brokerV(b.cfg)
+			bsrc := b.brokerSource(def)
 			c.ConfigSynonyms = append(c.ConfigSynonyms, kmsg.DescribeConfigsResponseResourceConfigConfigSynonym{
-				Name: bn, Value: &bv, Source: bsrc})
+				Name: def.broker, Value: &bv, Source: bsrc})
 		}
 		out = append(out, c)
 	}
@@ -114,9 +106,19 @@ func (b *Broker) describeBroker(docs bool) []kmsg.DescribeConfigsResponseResourc
 		{"default.replication.factor", strconv.Itoa(int(cfg.DefaultReplicationFactor)), kmsg.ConfigTypeInt},
 		{"auto.create.topics.enable", strconv.FormatBool(cfg.AutoCreateTopics), kmsg.ConfigTypeBoolean},
 		{"socket.request.max.bytes", strconv.Itoa(int(cfg.SocketRequestMaxBytes)), kmsg.ConfigTypeInt},
-		{"connections.max.idle.ms", strconv.FormatInt(cfg.ConnectionsMaxIdle.Milliseconds(), 10), kmsg.ConfigTypeLong},
+		{"connections.max.idle.ms", i64(cfg.ConnectionsMaxIdle.Milliseconds()), kmsg.ConfigTypeLong},
 		{"queued.max.requests", strconv.Itoa(cfg.QueuedMaxRequests), kmsg.ConfigTypeInt},
 		{"fetch.max.bytes", strconv.Itoa(int(cfg.FetchMaxBytes)), kmsg.ConfigTypeInt},
+		{"log.retention.check.interval.ms", i64(cfg.LogRetentionCheckInterval.Milliseconds()), kmsg.ConfigTypeLong},
+		{"log.cleaner.enable", strconv.FormatBool(cfg.LogCleanerEnable), kmsg.ConfigTypeBoolean},
+		{"log.cleaner.dedupe.buffer.size", i64(cfg.LogCleanerDedupeBufferSize), kmsg.ConfigTypeLong},
+		{"log.cleaner.io.max.bytes.per.second", f64(cfg.LogCleanerIOMaxBytesPerSec), kmsg.ConfigTypeDouble},
+		{"log.cleaner.backoff.ms", i64(cfg.LogCleanerBackoff.Milliseconds()), kmsg.ConfigTypeLong},
+		{"offsets.topic.num.partitions", strconv.Itoa(int(cfg.OffsetsTopicPartitions)), kmsg.ConfigTypeInt},
+		{"group.initial.rebalance.delay.ms", i64(cfg.GroupInitialRebalanceDelay.Milliseconds()), kmsg.ConfigTypeInt},
+		{"group.min.session.timeout.ms", i64(cfg.GroupMinSessionTimeout.Milliseconds()), kmsg.ConfigTypeInt},
+		{"group.max.session.timeout.ms", i64(cfg.GroupMaxSessionTimeout.Milliseconds()), kmsg.ConfigTypeInt},
+		{"group.max.size", strconv.Itoa(cfg.GroupMaxSize), kmsg.ConfigTypeInt},
 	}
 	var out []kmsg.DescribeConfigsResponseResourceConfig
 	add := func(name, value string, typ kmsg.ConfigType, doc string) {
@@ -136,9 +138,12 @@ func (b *Broker) describeBroker(docs bool) []kmsg.DescribeConfigsResponseResourc
 	for _, v := range values {
 		add(v.name, v.value, v.typ, "")
 	}
-	for k, def := range topicConfigs {
-		name, value, _ := b.brokerConfigValue(k)
-		add(name, value, def.typ, def.doc)
+	for _, def := range topicConfigs {
+		add(def.broker, def.brokerV(cfg), def.typ, def.doc)
+		if out[len(out)-1].Source == kmsg.ConfigSourceDefaultConfig && b.brokerSource(def) == kmsg.ConfigSourceStaticBrokerConfig {
+			out[len(out)-1].Source = kmsg.ConfigSourceStaticBrokerConfig // set through an alias
+			out[len(out)-1].IsDefault = false
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out

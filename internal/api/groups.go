@@ -27,7 +27,8 @@ func (o *offsetsLog) partition(p int32) (*partition.Partition, error) {
 	if part, _ := o.b.partition(coordinator.OffsetsTopic, p); part != nil {
 		return part, nil
 	}
-	if _, err := o.b.createTopic(coordinator.OffsetsTopic, o.b.cfg.OffsetsTopicPartitions, 1, nil, false); err != nil {
+	configs := map[string]string{"cleanup.policy": "compact", "segment.bytes": "104857600"} // as Kafka creates it
+	if _, err := o.b.createTopic(coordinator.OffsetsTopic, o.b.cfg.OffsetsTopicPartitions, 1, configs, false); err != nil {
 		return nil, err
 	}
 	part, _ := o.b.partition(coordinator.OffsetsTopic, p)

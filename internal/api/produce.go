@@ -53,7 +53,7 @@ func (b *Broker) handleProduce(req *kmsg.ProduceRequest) server.Reply {
 			case req.TransactionID != nil:
 				err = errorf(kerr.TransactionalIDAuthorizationFailed, "transactions are not implemented yet")
 			default:
-				res, err = b.appendTo(name, rp.Partition, rp.Records)
+				res, err = b.appendTo(name, rp.Partition, rp.Records, req.Acks)
 			}
 			if err == nil {
 				sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = res.BaseOffset, res.LogAppendTime, res.LogStartOffset
@@ -94,7 +94,7 @@ func (b *Broker) handleProduce(req *kmsg.ProduceRequest) server.Reply {
 
 // appendTo appends records to a partition, creating the topic first when
 // auto.create.topics.enable allows.
-func (b *Broker) appendTo(topic string, idx int32, records []byte) (partition.AppendResult, error) {
+func (b *Broker) appendTo(topic string, idx int32, records []byte, acks int16) (partition.AppendResult, error) {
 	if isInternalTopic(topic) {
 		return partition.AppendResult{}, errorf(kerr.InvalidTopicException, "cannot produce to internal topic %s", topic)
 	}
@@ -109,6 +109,9 @@ func (b *Broker) appendTo(topic string, idx int32, records []byte) (partition.Ap
 	}
 	if p == nil {
 		return partition.AppendResult{}, errorf(kerr.UnknownTopicOrPartition, "%s-%d is not hosted here", topic, idx)
+	}
+	if min := p.Config().MinInsyncReplicas; acks == -1 && min > 1 {
+		return partition.AppendResult{}, errorf(kerr.NotEnoughReplicas, "min.insync.replicas=%d but %s-%d has 1 in-sync replica (this node)", min, topic, idx)
 	}
 	return p.Append(records)
 }
@@ -132,6 +135,10 @@ func produceError(err error) (int16, *string) {
 	case errors.Is(err, partition.ErrInvalidProducerEpoch):
 		code = kerr.InvalidProducerEpoch
 	case errors.Is(err, partition.ErrTransactionalBatch):
+		code = kerr.InvalidRecord
+	case errors.Is(err, partition.ErrInvalidTimestamp):
+		code = kerr.InvalidTimestamp
+	case errors.Is(err, partition.ErrKeylessOnCompacted):
 		code = kerr.InvalidRecord
 	case errors.Is(err, partition.ErrClosed):
 		code = kerr.NotLeaderForPartition

@@ -23,11 +23,15 @@ var supportedVersions = map[int16][2]int16{
 	18: {0, 4},  // ApiVersions
 	19: {0, 7},  // CreateTopics
 	20: {0, 6},  // DeleteTopics
+	21: {0, 2},  // DeleteRecords
 	22: {0, 5},  // InitProducerId (idempotent producers; transactional IDs are refused)
 	23: {2, 4},  // OffsetForLeaderEpoch
-	32: {0, 4},  // DescribeConfigs (topics and broker; nothing is dynamic yet)
+	32: {0, 4},  // DescribeConfigs (topics and broker)
+	33: {0, 2},  // AlterConfigs (topics; broker configs are static)
+	35: {0, 4},  // DescribeLogDirs
 	37: {0, 3},  // CreatePartitions
 	42: {0, 2},  // DeleteGroups
+	44: {0, 1},  // IncrementalAlterConfigs (SET, DELETE, APPEND, SUBTRACT on topics)
 	47: {0, 0},  // OffsetDelete
 	60: {0, 1},  // DescribeCluster
 	68: {0, 1},  // ConsumerGroupHeartbeat (KIP-848; uniform and range assignors)

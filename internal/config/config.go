@@ -63,6 +63,24 @@ type Broker struct {
 	ConsumerSessionTimeout     time.Duration // group.consumer.session.timeout.ms (KIP-848)
 	ConsumerHeartbeatInterval  time.Duration // group.consumer.heartbeat.interval.ms (KIP-848)
 
+	LogRetentionMs               int64 // log.retention.ms/minutes/hours; -1: forever
+	LogRetentionBytes            int64 // log.retention.bytes; -1: no limit
+	LogRetentionCheckInterval    time.Duration
+	LogCleanupPolicy             string // log.cleanup.policy
+	LogCleanerEnable             bool
+	LogCleanerDedupeBufferSize   int64
+	LogCleanerIOMaxBytesPerSec   float64
+	LogCleanerDeleteRetentionMs  int64
+	LogCleanerMinCleanableRatio  float64
+	LogCleanerMinCompactionLagMs int64
+	LogCleanerMaxCompactionLagMs int64
+	LogCleanerBackoff            time.Duration
+	CompressionType              string // compression.type
+	MinInsyncReplicas            int32
+	LogTimestampBeforeMaxMs      int64 // log.message.timestamp.before.max.ms
+	LogTimestampAfterMaxMs       int64 // log.message.timestamp.after.max.ms
+	LogSegmentDeleteDelayMs      int64 // log.segment.delete.delay.ms (topic: file.delete.delay.ms)
+
 	// Props holds the properties as given (file plus overrides), so that
 	// DescribeConfigs can tell a value set by the operator from a default.
 	Props map[string]string
@@ -91,13 +109,29 @@ func Defaults() Broker {
 		ShutdownTimeout:          30 * time.Second,
 		OffsetsTopicPartitions:   50,
 
-		GroupMinSessionTimeout:     6 * time.Second,
-		GroupMaxSessionTimeout:     30 * time.Minute,
-		GroupInitialRebalanceDelay: 3 * time.Second,
-		GroupMaxSize:               math.MaxInt32,
-		OffsetMetadataMaxBytes:     4096,
-		ConsumerSessionTimeout:     45 * time.Second,
-		ConsumerHeartbeatInterval:  5 * time.Second,
+		GroupMinSessionTimeout:       6 * time.Second,
+		GroupMaxSessionTimeout:       30 * time.Minute,
+		GroupInitialRebalanceDelay:   3 * time.Second,
+		GroupMaxSize:                 math.MaxInt32,
+		OffsetMetadataMaxBytes:       4096,
+		LogRetentionMs:               7 * 24 * 3600 * 1000,
+		LogRetentionBytes:            -1,
+		LogRetentionCheckInterval:    5 * time.Minute,
+		LogCleanupPolicy:             "delete",
+		LogCleanerEnable:             true,
+		LogCleanerDedupeBufferSize:   128 << 20,
+		LogCleanerIOMaxBytesPerSec:   math.MaxFloat64,
+		LogCleanerDeleteRetentionMs:  24 * 3600 * 1000,
+		LogCleanerMinCleanableRatio:  0.5,
+		LogCleanerMaxCompactionLagMs: math.MaxInt64,
+		LogCleanerBackoff:            15 * time.Second,
+		CompressionType:              "producer",
+		MinInsyncReplicas:            1,
+		LogTimestampBeforeMaxMs:      math.MaxInt64,
+		LogTimestampAfterMaxMs:       math.MaxInt64,
+		LogSegmentDeleteDelayMs:      60000,
+		ConsumerSessionTimeout:       45 * time.Second,
+		ConsumerHeartbeatInterval:    5 * time.Second,
 	}
 }
 
@@ -267,6 +301,57 @@ func FromProperties(props map[string]string) (Broker, []string, error) {
 			c.ConsumerSessionTimeout, err = parseMillis(v)
 		case "group.consumer.heartbeat.interval.ms":
 			c.ConsumerHeartbeatInterval, err = parseMillis(v)
+		case "log.retention.hours":
+			var h int64
+			h, err = parseInt64(v, -1, math.MaxInt32)
+			c.LogRetentionMs = h * 3600 * 1000
+			if h < 0 {
+				c.LogRetentionMs = -1
+			}
+		case "log.retention.minutes":
+			var m int64
+			m, err = parseInt64(v, -1, math.MaxInt32)
+			c.LogRetentionMs = m * 60 * 1000
+			if m < 0 {
+				c.LogRetentionMs = -1
+			}
+		case "log.retention.ms": // sorts after hours and minutes, so it wins
+			c.LogRetentionMs, err = parseInt64(v, -1, math.MaxInt64)
+		case "log.retention.bytes":
+			c.LogRetentionBytes, err = parseInt64(v, -1, math.MaxInt64)
+		case "log.retention.check.interval.ms":
+			c.LogRetentionCheckInterval, err = parseMillis(v)
+			if err == nil && c.LogRetentionCheckInterval == 0 {
+				err = fmt.Errorf("must be positive")
+			}
+		case "log.cleanup.policy":
+			c.LogCleanupPolicy, err = parseCleanupPolicy(v)
+		case "log.cleaner.enable":
+			c.LogCleanerEnable, err = strconv.ParseBool(v)
+		case "log.cleaner.dedupe.buffer.size":
+			c.LogCleanerDedupeBufferSize, err = parseInt64(v, 1<<20, math.MaxInt64)
+		case "log.cleaner.io.max.bytes.per.second":
+			c.LogCleanerIOMaxBytesPerSec, err = parseFloat(v, 1, math.MaxFloat64)
+		case "log.cleaner.delete.retention.ms":
+			c.LogCleanerDeleteRetentionMs, err = parseInt64(v, 0, math.MaxInt64)
+		case "log.cleaner.min.cleanable.ratio":
+			c.LogCleanerMinCleanableRatio, err = parseFloat(v, 0, 1)
+		case "log.cleaner.min.compaction.lag.ms":
+			c.LogCleanerMinCompactionLagMs, err = parseInt64(v, 0, math.MaxInt64)
+		case "log.cleaner.max.compaction.lag.ms":
+			c.LogCleanerMaxCompactionLagMs, err = parseInt64(v, 1, math.MaxInt64)
+		case "log.cleaner.backoff.ms":
+			c.LogCleanerBackoff, err = parseMillis(v)
+		case "compression.type":
+			c.CompressionType, err = parseEnum(v, "producer")
+		case "min.insync.replicas":
+			c.MinInsyncReplicas, err = parseInt32(v, 1, math.MaxInt32)
+		case "log.message.timestamp.before.max.ms":
+			c.LogTimestampBeforeMaxMs, err = parseInt64(v, 0, math.MaxInt64)
+		case "log.message.timestamp.after.max.ms":
+			c.LogTimestampAfterMaxMs, err = parseInt64(v, 0, math.MaxInt64)
+		case "log.segment.delete.delay.ms":
+			c.LogSegmentDeleteDelayMs, err = parseInt64(v, 0, math.MaxInt64)
 		case "offsets.topic.num.partitions":
 			c.OffsetsTopicPartitions, err = parseInt32(v, 1, 1<<16)
 		default:
@@ -331,6 +416,54 @@ func parseInt64(v string, lo, hi int64) (int64, error) {
 		return 0, fmt.Errorf("must be in [%d, %d]", lo, hi)
 	}
 	return n, nil
+}
+
+// parseCleanupPolicy accepts Kafka's cleanup.policy lists: delete, compact,
+// or both, and returns them normalised ("compact,delete" order).
+func parseCleanupPolicy(v string) (string, error) {
+	var del, comp bool
+	for _, p := range splitList(v) {
+		switch p {
+		case "delete":
+			del = true
+		case "compact":
+			comp = true
+		default:
+			return "", fmt.Errorf("want delete, compact or both")
+		}
+	}
+	switch {
+	case del && comp:
+		return "compact,delete", nil
+	case comp:
+		return "compact", nil
+	case del:
+		return "delete", nil
+	}
+	return "", fmt.Errorf("want delete, compact or both")
+}
+
+// ParseCleanupPolicy is parseCleanupPolicy for topic configs.
+func ParseCleanupPolicy(v string) (string, error) { return parseCleanupPolicy(v) }
+
+func parseFloat(v string, lo, hi float64) (float64, error) {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return 0, fmt.Errorf("not a number")
+	}
+	if f < lo || f > hi {
+		return 0, fmt.Errorf("must be in [%g, %g]", lo, hi)
+	}
+	return f, nil
+}
+
+func parseEnum(v string, allowed ...string) (string, error) {
+	for _, a := range allowed {
+		if v == a {
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("want one of %v (others are not supported yet)", allowed)
 }
 
 func parseMillis(v string) (time.Duration, error) {

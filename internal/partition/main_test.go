@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -115,7 +116,8 @@ func (c *fakeClock) Add(d time.Duration) {
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func testConfig() Config {
-	return Config{Log: log.DefaultConfig(), MaxMessageBytes: 1 << 20, FlushMessages: 1}
+	return Config{Log: log.DefaultConfig(), MaxMessageBytes: 1 << 20, FlushMessages: 1,
+		TimestampBeforeMaxMs: math.MaxInt64, TimestampAfterMaxMs: math.MaxInt64, RetentionMs: -1, RetentionBytes: -1, MinInsyncReplicas: 1}
 }
 
 // openPartition opens the partition in dir and closes it when the test ends.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,17 @@ type Config struct {
 	FlushMessages   int64 // flush.messages: 1 = fsync before acknowledging
 	FlushMs         int64 // flush.ms: 0 = unset
 	LogAppendTime   bool  // message.timestamp.type=LogAppendTime
+
+	Compact, Delete      bool  // cleanup.policy
+	RetentionMs          int64 // retention.ms; -1: forever
+	RetentionBytes       int64 // retention.bytes; -1: no limit
+	TimestampBeforeMaxMs int64 // message.timestamp.before.max.ms
+	TimestampAfterMaxMs  int64 // message.timestamp.after.max.ms
+	MinInsyncReplicas    int   // min.insync.replicas
+	DeleteRetentionMs    int64 // delete.retention.ms
+	MinCompactionLagMs   int64 // min.compaction.lag.ms
+	MaxCompactionLagMs   int64 // max.compaction.lag.ms
+	MinCleanableRatio    float64
 }
 
 // Partition is one partition replica, always the leader on a single node.
@@ -92,6 +104,13 @@ type AppendResult struct {
 // ErrClosed is returned for appends to a partition being deleted or closed.
 var ErrClosed = errors.New("partition is closed")
 
+// ErrInvalidTimestamp refuses batches outside
+// message.timestamp.before/after.max.ms.
+var ErrInvalidTimestamp = errors.New("timestamp out of the range the topic accepts")
+
+// ErrKeylessOnCompacted refuses records without a key on compacted topics.
+var ErrKeylessOnCompacted = errors.New("compacted topic cannot accept a record without a key")
+
 // ErrTransactionalBatch refuses transactional and control batches from
 // producers until transactions are implemented.
 var ErrTransactionalBatch = errors.New("transactional and control batches are not supported yet")
@@ -112,6 +131,10 @@ func (p *Partition) Append(records []byte) (AppendResult, error) {
 	if p.closed {
 		p.mu.Unlock()
 		return AppendResult{}, ErrClosed
+	}
+	if err := p.checkContent(records, hs); err != nil {
+		p.mu.Unlock()
+		return AppendResult{}, err
 	}
 	// Idempotence: check every batch first, so a rejected request appends nothing.
 	{
@@ -177,6 +200,90 @@ func (p *Partition) Append(records []byte) (AppendResult, error) {
 		res.Durable = p.log.Sync // group commit: concurrent callers share fsyncs
 	}
 	return res, nil
+}
+
+// checkContent applies the topic's rules on batch contents: timestamps
+// within message.timestamp.before/after.max.ms (CreateTime; checked on
+// the batch's base and max timestamps, without decoding records), and keys
+// on compacted topics (this decodes, and decompresses, the records: the
+// one place the produce path looks inside batches, as Kafka does).
+func (p *Partition) checkContent(records []byte, hs []log.BatchHeader) error {
+	cfg := &p.cfg
+	if !cfg.LogAppendTime && (cfg.TimestampBeforeMaxMs < math.MaxInt64 || cfg.TimestampAfterMaxMs < math.MaxInt64) {
+		now := p.now().UnixMilli()
+		for _, h := range hs {
+			if now-h.BaseTimestamp > cfg.TimestampBeforeMaxMs || h.MaxTimestamp-now > cfg.TimestampAfterMaxMs {
+				return fmt.Errorf("%w: batch timestamps %d..%d, now %d", ErrInvalidTimestamp, h.BaseTimestamp, h.MaxTimestamp, now)
+			}
+		}
+	}
+	if cfg.Compact {
+		pos := 0
+		for _, h := range hs {
+			recs, err := log.DecodeRecords(records[pos : pos+h.Size()])
+			if err != nil {
+				return fmt.Errorf("%w: %v", log.ErrCorruptMessage, err)
+			}
+			for _, r := range recs {
+				if r.Key == nil {
+					return ErrKeylessOnCompacted
+				}
+			}
+			pos += h.Size()
+		}
+	}
+	return nil
+}
+
+// Config returns the partition's current configuration.
+func (p *Partition) Config() Config {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cfg
+}
+
+// SetConfig applies changed topic configs to the open partition.
+func (p *Partition) SetConfig(cfg Config) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cfg.Log.Now = p.cfg.Log.Now
+	if err := p.log.SetConfig(cfg.Log); err != nil {
+		return err
+	}
+	p.cfg = cfg
+	return nil
+}
+
+// ApplyRetention deletes whole segments beyond retention.ms or
+// retention.bytes (cleanup.policy=delete) and segments below the log start
+// offset (DeleteRecords). It returns how many segments went.
+func (p *Partition) ApplyRetention() (int, error) {
+	cfg := p.Config()
+	ms, bytes := cfg.RetentionMs, cfg.RetentionBytes
+	if !cfg.Delete {
+		ms, bytes = -1, -1
+	}
+	return p.log.DeleteOldSegments(ms, bytes)
+}
+
+// DeleteRecordsBefore advances the log start offset (DeleteRecords);
+// offset -1 means the high watermark. It returns the new log start offset.
+func (p *Partition) DeleteRecordsBefore(offset int64) (int64, error) {
+	hw := p.HighWatermark()
+	if offset == -1 {
+		offset = hw
+	}
+	if offset < 0 || offset > hw {
+		return 0, log.ErrOffsetOutOfRange
+	}
+	if err := p.log.SetLogStartOffset(offset); err != nil {
+		return 0, err
+	}
+	if _, err := p.log.DeleteOldSegments(-1, -1); err != nil {
+		return 0, err
+	}
+	p.wake()
+	return p.log.LogStartOffset(), nil
 }
 
 // FlushIfDue fsyncs when flush.ms has passed since the oldest unflushed

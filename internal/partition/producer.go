@@ -2,12 +2,12 @@ package partition
 
 import (
 	"encoding/json"
-	"slices"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/samsa-kafka/samsa/internal/log"
 )

@@ -1,0 +1,192 @@
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func ptr(s string) *string { return &s }
+
+func TestTopicConfigsRoundTrip(t *testing.T) {
+	tb := startBroker(t, t.TempDir(), map[string]string{"log.retention.hours": "48"})
+	adm := tb.admin()
+	ctx := ctxT(t)
+	tb.createTopic("cfg", 2, map[string]*string{"retention.ms": ptr("3600000")})
+	describe := func() map[string]kadm.Config {
+		rcs, err := adm.DescribeTopicConfigs(ctx, "cfg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := rcs.On("cfg", nil)
+		if err != nil || rc.Err != nil {
+			t.Fatal(err, rc.Err)
+		}
+		out := map[string]kadm.Config{}
+		for _, c := range rc.Configs {
+			out[c.Key] = c
+		}
+		return out
+	}
+	cs := describe()
+	if v := cs["retention.ms"]; v.MaybeValue() != "3600000" || v.Source.String() != "DYNAMIC_TOPIC_CONFIG" {
+		t.Fatalf("retention.ms = %q from %v", v.MaybeValue(), v.Source)
+	}
+	if v := cs["cleanup.policy"]; v.MaybeValue() != "delete" || v.Source.String() != "DEFAULT_CONFIG" {
+		t.Fatalf("cleanup.policy = %q from %v", v.MaybeValue(), v.Source)
+	}
+	resp, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{
+		{Op: kadm.DeleteConfig, Name: "retention.ms"},
+		{Op: kadm.SetConfig, Name: "segment.bytes", Value: ptr("1048576")},
+		{Op: kadm.AppendConfig, Name: "cleanup.policy", Value: ptr("compact")},
+	}, "cfg")
+	if err != nil || resp[0].Err != nil {
+		t.Fatalf("alter: %v %v", err, resp)
+	}
+	cs = describe()
+	if v := cs["retention.ms"]; v.MaybeValue() != strconv.Itoa(48*3600*1000) || v.Source.String() != "STATIC_BROKER_CONFIG" {
+		t.Fatalf("after DELETE retention.ms = %q from %v", v.MaybeValue(), v.Source)
+	}
+	if v := cs["cleanup.policy"]; v.MaybeValue() != "compact,delete" {
+		t.Fatalf("after APPEND cleanup.policy = %q", v.MaybeValue())
+	}
+	if v := cs["segment.bytes"]; v.MaybeValue() != "1048576" {
+		t.Fatalf("segment.bytes = %q", v.MaybeValue())
+	}
+	// Invalid or unknown configs are refused with INVALID_CONFIG naming the key.
+	for _, bad := range []kadm.AlterConfig{
+		{Op: kadm.SetConfig, Name: "retention.ms", Value: ptr("soon")},
+		{Op: kadm.SetConfig, Name: "no.such.config", Value: ptr("1")},
+		{Op: kadm.AppendConfig, Name: "retention.ms", Value: ptr("1")},
+		{Op: kadm.SetConfig, Name: "cleanup.policy", Value: ptr("forever")},
+	} {
+		resp, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{bad}, "cfg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !errors.Is(resp[0].Err, kerr.InvalidConfig) {
+			t.Errorf("%s=%v: err %v, want INVALID_CONFIG", bad.Name, bad.Value, resp[0].Err)
+		}
+	}
+	// The configs survive a restart.
+	tb = tb.restart(map[string]string{"log.retention.hours": "48"})
+	adm = tb.admin()
+	cs = describe()
+	if v := cs["cleanup.policy"]; v.MaybeValue() != "compact,delete" {
+		t.Fatalf("after restart cleanup.policy = %q", v.MaybeValue())
+	}
+}
+
+func TestRetentionBySizeAndDeleteRecords(t *testing.T) {
+	tb := startBroker(t, t.TempDir(), map[string]string{"log.retention.check.interval.ms": "50"})
+	tb.createTopic("ret", 1, map[string]*string{"segment.bytes": ptr("4096"), "retention.bytes": ptr("8192")})
+	prod := tb.client(kgo.DefaultProduceTopic("ret"), kgo.ProducerLinger(0), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	for i := 0; i < 100; i++ { // one ~1 KiB batch each: many segments
+		if err := prod.ProduceSync(ctxT(t), &kgo.Record{Value: bytes.Repeat(val(i), 40)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adm := tb.admin()
+	var start int64
+	waitFor(t, "retention to delete old segments", func() bool {
+		starts, err := adm.ListStartOffsets(ctxT(t), "ret")
+		if err != nil {
+			return false
+		}
+		o, _ := starts.Lookup("ret", 0)
+		start = o.Offset
+		return start > 50
+	})
+	// Fetching below the log start offset is out of range.
+	cl := tb.client(kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"ret": {0: kgo.NewOffset().At(0)}}),
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()))
+	fs := cl.PollFetches(ctxT(t))
+	var gotErr error
+	fs.EachError(func(_ string, _ int32, err error) { gotErr = err })
+	if !errors.Is(gotErr, kerr.OffsetOutOfRange) {
+		t.Fatalf("fetch at 0 below log start %d: %v, want OFFSET_OUT_OF_RANGE", start, gotErr)
+	}
+	// DeleteRecords moves the start further.
+	to := kadm.Offsets{}
+	to.Add(kadm.Offset{Topic: "ret", Partition: 0, At: 95})
+	res, err := adm.DeleteRecords(ctxT(t), to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := res.Lookup("ret", 0); r.Err != nil || r.LowWatermark != 95 {
+		t.Fatalf("DeleteRecords: %+v", r)
+	}
+	if got := tb.consumeAll("ret"); len(got) != 5 || got[0].Offset != 95 {
+		t.Fatalf("after DeleteRecords read %d records from %d", len(got), got[0].Offset)
+	}
+	// Log dirs report the partition.
+	dirs, err := adm.DescribeAllLogDirs(ctxT(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	dirs.Each(func(d kadm.DescribedLogDir) {
+		d.Topics.Each(func(p kadm.DescribedLogDirPartition) {
+			if p.Topic == "ret" && p.Size > 0 {
+				found = true
+			}
+		})
+	})
+	if !found {
+		t.Fatal("DescribeLogDirs does not list ret-0")
+	}
+}
+
+func TestRetentionByTime(t *testing.T) {
+	tb := startBroker(t, t.TempDir(), map[string]string{"log.retention.check.interval.ms": "50"})
+	tb.createTopic("old", 1, map[string]*string{"retention.ms": ptr("60000")})
+	prod := tb.client(kgo.DefaultProduceTopic("old"))
+	// Records stamped two minutes ago are beyond retention.ms at once.
+	old := time.Now().Add(-2 * time.Minute)
+	for i := 0; i < 10; i++ {
+		if err := prod.ProduceSync(ctxT(t), &kgo.Record{Value: val(i), Timestamp: old}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adm := tb.admin()
+	waitFor(t, "time retention to empty the log", func() bool {
+		starts, err := adm.ListStartOffsets(ctxT(t), "old")
+		if err != nil {
+			return false
+		}
+		o, _ := starts.Lookup("old", 0)
+		return o.Offset == 10
+	})
+	// New records are kept and get the next offsets.
+	if r, err := prod.ProduceSync(ctxT(t), &kgo.Record{Value: []byte("new")}).First(); err != nil || r.Offset != 10 {
+		t.Fatalf("produce after retention: offset %v err %v", r, err)
+	}
+}
+
+func TestTopicRulesOnProduce(t *testing.T) {
+	tb := startBroker(t, t.TempDir(), nil)
+	tb.createTopic("isr", 1, map[string]*string{"min.insync.replicas": ptr("2")})
+	tb.createTopic("compacted", 1, map[string]*string{"cleanup.policy": ptr("compact")})
+	tb.createTopic("recent", 1, map[string]*string{"message.timestamp.before.max.ms": ptr("60000")})
+	cl := tb.client(kgo.RecordRetries(0), kgo.DisableIdempotentWrite(), kgo.RequiredAcks(kgo.AllISRAcks()))
+	err := cl.ProduceSync(ctxT(t), &kgo.Record{Topic: "isr", Value: []byte("x")}).FirstErr()
+	if !errors.Is(err, kerr.NotEnoughReplicas) {
+		t.Errorf("acks=all with min.insync.replicas=2: %v, want NOT_ENOUGH_REPLICAS", err)
+	}
+	if err := cl.ProduceSync(ctxT(t), &kgo.Record{Topic: "compacted", Value: []byte("x")}).FirstErr(); !errors.Is(err, kerr.InvalidRecord) {
+		t.Errorf("keyless record on compacted topic: %v, want INVALID_RECORD", err)
+	}
+	if err := cl.ProduceSync(ctxT(t), &kgo.Record{Topic: "compacted", Key: []byte("k"), Value: []byte("x")}).FirstErr(); err != nil {
+		t.Errorf("keyed record on compacted topic: %v", err)
+	}
+	err = cl.ProduceSync(ctxT(t), &kgo.Record{Topic: "recent", Value: []byte("x"), Timestamp: time.Now().Add(-time.Hour)}).FirstErr()
+	if !errors.Is(err, kerr.InvalidTimestamp) {
+		t.Errorf("hour-old record with before.max.ms=60000: %v, want INVALID_TIMESTAMP", err)
+	}
+}

@@ -1,0 +1,178 @@
+package api
+
+import (
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/samsa-kafka/samsa/internal/partition"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// handleAlterConfigs replaces a topic's configs with the given set (the
+// legacy, non-incremental API: keys not named return to their defaults).
+func (b *Broker) handleAlterConfigs(req *kmsg.AlterConfigsRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)
+	for _, rr := range req.Resources {
+		res := kmsg.NewAlterConfigsResponseResource()
+		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
+		var err error
+		switch rr.ResourceType {
+		case kmsg.ConfigResourceTypeTopic:
+			configs := map[string]string{}
+			for _, c := range rr.Configs {
+				if c.Value == nil {
+					err = errorf(kerr.InvalidConfig, "null value for config %s", c.Name)
+					break
+				}
+				configs[c.Name] = *c.Value
+			}
+			if err == nil {
+				err = b.setTopicConfigs(rr.ResourceName, configs, req.ValidateOnly)
+			}
+		default:
+			err = brokerConfigsReadOnly(rr.ResourceType)
+		}
+		res.ErrorCode, res.ErrorMessage = codeOf(err)
+		resp.Resources = append(resp.Resources, res)
+	}
+	return resp
+}
+
+// Incremental operations (KIP-339).
+const (
+	opSet      = 0
+	opDelete   = 1
+	opAppend   = 2
+	opSubtract = 3
+)
+
+func (b *Broker) handleIncrementalAlterConfigs(req *kmsg.IncrementalAlterConfigsRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
+	for _, rr := range req.Resources {
+		res := kmsg.NewIncrementalAlterConfigsResponseResource()
+		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
+		var err error
+		switch rr.ResourceType {
+		case kmsg.ConfigResourceTypeTopic:
+			t, ok := b.meta.Topic(rr.ResourceName)
+			if !ok {
+				err = errorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", rr.ResourceName)
+				break
+			}
+			configs := maps.Clone(t.Configs)
+			for _, c := range rr.Configs {
+				if err = b.applyIncremental(configs, c); err != nil {
+					break
+				}
+			}
+			if err == nil {
+				err = b.setTopicConfigs(rr.ResourceName, configs, req.ValidateOnly)
+			}
+		default:
+			err = brokerConfigsReadOnly(rr.ResourceType)
+		}
+		res.ErrorCode, res.ErrorMessage = codeOf(err)
+		resp.Resources = append(resp.Resources, res)
+	}
+	return resp
+}
+
+func (b *Broker) applyIncremental(configs map[string]string, c kmsg.IncrementalAlterConfigsRequestResourceConfig) error {
+	def, ok := topicConfigs[c.Name]
+	if !ok {
+		return errorf(kerr.InvalidConfig, "topic config %s is not supported by this broker", c.Name)
+	}
+	value := ""
+	if c.Value != nil {
+		value = *c.Value
+	}
+	switch c.Op {
+	case opSet:
+		if c.Value == nil {
+			return errorf(kerr.InvalidConfig, "null value for config %s", c.Name)
+		}
+		configs[c.Name] = value
+	case opDelete:
+		delete(configs, c.Name)
+	case opAppend, opSubtract:
+		if def.typ != kmsg.ConfigTypeList {
+			return errorf(kerr.InvalidConfig, "config %s is not a list; APPEND and SUBTRACT apply to lists only", c.Name)
+		}
+		cur, _ := b.topicConfigValue(configs, c.Name)
+		items := splitComma(cur)
+		for _, v := range splitComma(value) {
+			idx := slices.Index(items, v)
+			if c.Op == opAppend && idx < 0 {
+				items = append(items, v)
+			}
+			if c.Op == opSubtract && idx >= 0 {
+				items = append(items[:idx], items[idx+1:]...)
+			}
+		}
+		if len(items) == 0 {
+			return errorf(kerr.InvalidConfig, "config %s cannot be empty", c.Name)
+		}
+		configs[c.Name] = strings.Join(items, ",")
+	default:
+		return errorf(kerr.InvalidRequest, "unknown operation %d for config %s", c.Op, c.Name)
+	}
+	return nil
+}
+
+// setTopicConfigs validates and stores a topic's explicit configs, and
+// applies them to its open partitions at once.
+func (b *Broker) setTopicConfigs(name string, configs map[string]string, validateOnly bool) error {
+	if _, ok := b.meta.Topic(name); !ok {
+		return errorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
+	}
+	for k, v := range configs {
+		norm, err := validateTopicConfig(k, v)
+		if err != nil {
+			return err
+		}
+		configs[k] = norm
+	}
+	pc, err := b.partitionConfig(configs)
+	if err != nil {
+		return err
+	}
+	if validateOnly {
+		return nil
+	}
+	if err := b.meta.SetConfigs(name, configs); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	var ps []*partition.Partition
+	if ts := b.topics[name]; ts != nil {
+		ts.meta.Configs = maps.Clone(configs)
+		ps = ts.partitions
+	}
+	b.mu.Unlock()
+	for _, p := range ps {
+		if err := p.SetConfig(pc); err != nil {
+			return err
+		}
+	}
+	b.log.Info("altered topic configs", "topic", name, "configs", configs)
+	return nil
+}
+
+func brokerConfigsReadOnly(typ kmsg.ConfigResourceType) error {
+	if typ == kmsg.ConfigResourceTypeBroker || typ == kmsg.ConfigResourceTypeBrokerLogger {
+		return errorf(kerr.InvalidRequest, "broker configs cannot be changed at run time yet; set them in the properties file")
+	}
+	return errorf(kerr.InvalidRequest, "altering configs of resource type %d is not supported", typ)
+}
+
+func splitComma(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
