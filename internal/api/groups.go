@@ -110,6 +110,19 @@ func (b *Broker) startGroups() {
 		start := time.Now()
 		if err := b.groups.Load(); err != nil {
 			b.log.Error("loading consumer groups failed; group requests will keep failing", "err", err, "after", time.Since(start))
+			return
+		}
+		// offsets.retention.minutes, checked every
+		// offsets.retention.check.interval.ms.
+		tick := time.NewTicker(b.cfg.OffsetsRetentionCheck)
+		defer tick.Stop()
+		for {
+			select {
+			case <-b.stop:
+				return
+			case <-tick.C:
+				b.groups.ExpireOffsets(b.cfg.OffsetsRetention)
+			}
 		}
 	}()
 }

@@ -60,6 +60,8 @@ type Broker struct {
 	GroupInitialRebalanceDelay time.Duration // group.initial.rebalance.delay.ms
 	GroupMaxSize               int           // group.max.size
 	OffsetMetadataMaxBytes     int           // offset.metadata.max.bytes
+	OffsetsRetention           time.Duration // offsets.retention.minutes
+	OffsetsRetentionCheck      time.Duration // offsets.retention.check.interval.ms
 	ConsumerSessionTimeout     time.Duration // group.consumer.session.timeout.ms (KIP-848)
 	ConsumerHeartbeatInterval  time.Duration // group.consumer.heartbeat.interval.ms (KIP-848)
 
@@ -352,6 +354,15 @@ func FromProperties(props map[string]string) (Broker, []string, error) {
 			c.LogTimestampAfterMaxMs, err = parseInt64(v, 0, math.MaxInt64)
 		case "log.segment.delete.delay.ms":
 			c.LogSegmentDeleteDelayMs, err = parseInt64(v, 0, math.MaxInt64)
+		case "offsets.retention.minutes":
+			var m int64
+			m, err = parseInt64(v, 1, math.MaxInt32)
+			c.OffsetsRetention = time.Duration(m) * time.Minute
+		case "offsets.retention.check.interval.ms":
+			c.OffsetsRetentionCheck, err = parseMillis(v)
+			if err == nil && c.OffsetsRetentionCheck == 0 {
+				err = fmt.Errorf("must be positive")
+			}
 		case "offsets.topic.num.partitions":
 			c.OffsetsTopicPartitions, err = parseInt32(v, 1, 1<<16)
 		default:

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"sort"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -297,4 +298,56 @@ func (c *Coordinator) DeleteOffsets(group string, topics map[string][]int32) (*k
 		}
 	}
 	return nil, errs
+}
+
+// ExpireOffsets drops committed offsets past offsets.retention.minutes
+// (KIP-211): every offset of a group that has been Empty for longer than
+// the retention, and, for groups that never had members (consumers that
+// assign partitions themselves), each offset whose commit is older than
+// the retention. A group left with no offsets and no members is removed.
+// It returns how many offsets expired.
+func (c *Coordinator) ExpireOffsets(retention time.Duration) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.loaded || c.closed {
+		return 0
+	}
+	now := c.clock.Now()
+	cutoff := now.Add(-retention).UnixMilli()
+	expired := 0
+	for id, g := range c.groups {
+		if g.state != Empty || (g.consumer != nil && len(g.consumer.members) > 0) {
+			continue
+		}
+		groupExpired := g.protocolType != "" && now.Sub(g.stateTime) > retention
+		var recs []record
+		for tp, o := range g.offsets {
+			if groupExpired || o.CommitTime < cutoff {
+				recs = append(recs, record{key: offsetKey(id, tp.topic, tp.partition)})
+			}
+		}
+		removeGroup := len(recs) == len(g.offsets)
+		if removeGroup {
+			recs = append(recs, record{key: groupKey(id)})
+		}
+		if len(recs) == 0 {
+			continue
+		}
+		if _, err := c.write(id, recs); err != nil {
+			c.lg.Error("writing expired offsets", "group", id, "err", err)
+			continue
+		}
+		for tp, o := range g.offsets {
+			if groupExpired || o.CommitTime < cutoff {
+				delete(g.offsets, tp)
+				expired++
+			}
+		}
+		if removeGroup {
+			g.stopTimers()
+			delete(c.groups, id)
+		}
+		c.lg.Info("expired committed offsets", "group", id, "offsets", len(recs), "group_removed", removeGroup)
+	}
+	return expired
 }

@@ -1,0 +1,347 @@
+package coordinator
+
+import (
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/samsa-kafka/samsa/internal/log"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// fakeClock fires timers only when the test advances it.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	c       *fakeClock
+	at      time.Time
+	f       func()
+	stopped bool
+}
+
+func (t *fakeTimer) Stop() bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	was := !t.stopped
+	t.stopped = true
+	return was
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{c: c, at: c.now.Add(d), f: f}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+// Advance moves time forward, firing due timers in time order.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	end := c.now.Add(d)
+	for {
+		sort.Slice(c.timers, func(i, j int) bool { return c.timers[i].at.Before(c.timers[j].at) })
+		var due *fakeTimer
+		for i, t := range c.timers {
+			if !t.stopped && !t.at.After(end) {
+				due = t
+				c.timers = append(c.timers[:i], c.timers[i+1:]...)
+				break
+			}
+		}
+		if due == nil {
+			break
+		}
+		due.stopped = true
+		c.now = due.at
+		c.mu.Unlock()
+		due.f()
+		c.mu.Lock()
+	}
+	c.now = end
+	c.mu.Unlock()
+}
+
+// memLog keeps __consumer_offsets batches in memory, so tests can replay
+// them into a new coordinator as a restart would.
+type memLog struct {
+	mu    sync.Mutex
+	parts map[int32][][]byte
+}
+
+func (m *memLog) Append(p int32, batch []byte) (func() error, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.parts == nil {
+		m.parts = map[int32][][]byte{}
+	}
+	m.parts[p] = append(m.parts[p], append([]byte(nil), batch...))
+	return func() error { return nil }, nil
+}
+
+func (m *memLog) Replay(p int32, fn func(log.Record) error) error {
+	m.mu.Lock()
+	batches := m.parts[p]
+	m.mu.Unlock()
+	for _, b := range batches {
+		recs, err := log.DecodeRecords(b)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func testCoordinator(t *testing.T, l *memLog, clock *fakeClock, topics TopicSource) *Coordinator {
+	t.Helper()
+	c := New(Config{NumPartitions: 5, MinSessionTimeout: time.Second, MaxSessionTimeout: time.Hour,
+		MaxGroupSize: 100}, l, topics, clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := c.Load(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func join(c *Coordinator, group, member string, proto string) <-chan JoinResult {
+	return c.Join(JoinRequest{Group: group, MemberID: member, ClientID: "cl", ProtocolType: "consumer",
+		Protocols: []Protocol{{Name: proto, Metadata: []byte(member)}}, SessionTimeout: 10 * time.Second,
+		RebalanceTimeout: 20 * time.Second, RequireKnownMemberID: true})
+}
+
+func recv[T any](t *testing.T, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	default:
+		t.Fatal("no result yet")
+	}
+	var zero T
+	return zero
+}
+
+func TestClassicRebalance(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1000, 0)}
+	c := testCoordinator(t, &memLog{}, clock, nil)
+
+	// KIP-394: the first join hands out a member ID.
+	r := recv(t, join(c, "g", "", "range"))
+	if r.Err != kerr.MemberIDRequired || r.MemberID == "" {
+		t.Fatalf("first join: %+v", r)
+	}
+	a := r.MemberID
+	ra := recv(t, join(c, "g", a, "range"))
+	if ra.Err != nil || ra.Generation != 1 || ra.Leader != a || len(ra.Members) != 1 {
+		t.Fatalf("a joins: %+v", ra)
+	}
+	s := recv(t, c.Sync(SyncRequest{Group: "g", MemberID: a, Generation: 1, Assignments: map[string][]byte{a: []byte("all")}}))
+	if s.Err != nil || string(s.Assignment) != "all" {
+		t.Fatalf("sync: %+v", s)
+	}
+	// b joins: a learns of the rebalance by heartbeat and rejoins.
+	b := recv(t, join(c, "g", "", "range")).MemberID
+	bch := join(c, "g", b, "range")
+	if err := c.Heartbeat("g", a, "", 1); err != kerr.RebalanceInProgress {
+		t.Fatalf("heartbeat during rebalance: %v", err)
+	}
+	ra = recv(t, join(c, "g", a, "range"))
+	rb := recv(t, bch)
+	if ra.Generation != 2 || rb.Generation != 2 || ra.Leader != a || len(ra.Members) != 2 || len(rb.Members) != 0 {
+		t.Fatalf("generation 2: a %+v b %+v", ra, rb)
+	}
+	// Stale generation is refused.
+	if r := recv(t, c.Sync(SyncRequest{Group: "g", MemberID: b, Generation: 1})); r.Err != kerr.IllegalGeneration {
+		t.Fatalf("stale sync: %v", r.Err)
+	}
+	bs := c.Sync(SyncRequest{Group: "g", MemberID: b, Generation: 2})
+	select {
+	case <-bs:
+		t.Fatal("follower sync answered before the leader's")
+	default:
+	}
+	recv(t, c.Sync(SyncRequest{Group: "g", MemberID: a, Generation: 2, Assignments: map[string][]byte{a: []byte("p0"), b: []byte("p1")}}))
+	if got := recv(t, bs); string(got.Assignment) != "p1" {
+		t.Fatalf("b got %q", got.Assignment)
+	}
+	// b stops heartbeating: after its session timeout it is removed and a
+	// rebalance starts; a rejoins alone.
+	for i := 0; i < 4; i++ {
+		clock.Advance(3 * time.Second)
+		if err := c.Heartbeat("g", a, "", 2); err != nil && err != kerr.RebalanceInProgress {
+			t.Fatalf("a heartbeat: %v", err)
+		}
+	}
+	if d := c.Describe("g"); d.State != PreparingRebalance || len(d.Members) != 1 {
+		t.Fatalf("after b's session timeout: %+v", d)
+	}
+	if r := recv(t, join(c, "g", a, "range")); r.Generation != 3 || len(r.Members) != 1 {
+		t.Fatalf("generation 3: %+v", r)
+	}
+}
+
+func TestOffsetsPersistAndReplay(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1000, 0)}
+	l := &memLog{}
+	c := testCoordinator(t, l, clock, nil)
+	commit := func(group string, off int64) {
+		t.Helper()
+		err, durable := c.Commit(CommitRequest{Group: group, Generation: -1, Version: 8,
+			Offsets: map[string]map[int32]Offset{"t": {0: {Offset: off, LeaderEpoch: 3, Metadata: "m"}, 1: {Offset: off + 1}}}})
+		if err != nil || durable() != nil {
+			t.Fatalf("commit: %v", err)
+		}
+	}
+	commit("standalone", 10)
+	commit("standalone", 20)
+	commit("other", 5)
+	// A member-less group cannot commit with a generation.
+	if err, _ := c.Commit(CommitRequest{Group: "nope", Generation: 3, MemberID: "x"}); err != kerr.IllegalGeneration {
+		t.Fatalf("commit to unknown group with a generation: %v", err)
+	}
+	// Replay into a fresh coordinator, as after a restart.
+	c2 := testCoordinator(t, l, clock, nil)
+	got, err := c2.Fetch("standalone", nil)
+	if err != nil || len(got) != 2 || got[0].Offset.Offset != 20 || got[0].LeaderEpoch != 3 || got[0].Metadata != "m" || got[1].Offset.Offset != 21 {
+		t.Fatalf("replayed offsets: %+v %v", got, err)
+	}
+	if err := c2.Delete("other"); err != nil {
+		t.Fatal(err)
+	}
+	c3 := testCoordinator(t, l, clock, nil)
+	if got, _ := c3.Fetch("other", map[string][]int32{"t": {0}}); got[0].Offset.Offset != -1 {
+		t.Fatalf("deleted group's offset survived replay: %+v", got)
+	}
+	if got, _ := c3.List(); len(got) != 1 || got[0].Group != "standalone" {
+		t.Fatalf("groups after delete: %+v", got)
+	}
+}
+
+func TestExpireOffsets(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1000, 0)}
+	l := &memLog{}
+	c := testCoordinator(t, l, clock, nil)
+	c.Commit(CommitRequest{Group: "s", Generation: -1, Offsets: map[string]map[int32]Offset{"t": {0: {Offset: 1}}}})
+	clock.Advance(30 * time.Minute)
+	c.Commit(CommitRequest{Group: "s", Generation: -1, Offsets: map[string]map[int32]Offset{"t": {1: {Offset: 2}}}})
+	clock.Advance(40 * time.Minute)
+	if n := c.ExpireOffsets(time.Hour); n != 1 {
+		t.Fatalf("expired %d offsets, want the one committed 70 minutes ago", n)
+	}
+	got, _ := c.Fetch("s", nil)
+	if len(got) != 1 || got[0].Partition != 1 {
+		t.Fatalf("left: %+v", got)
+	}
+	clock.Advance(time.Hour)
+	c.ExpireOffsets(time.Hour)
+	if gs, _ := c.List(); len(gs) != 0 {
+		t.Fatalf("a group without offsets or members should be gone: %+v", gs)
+	}
+	// Expiry is persisted.
+	c2 := testCoordinator(t, l, clock, nil)
+	if gs, _ := c2.List(); len(gs) != 0 {
+		t.Fatalf("after replay: %+v", gs)
+	}
+}
+
+func TestConsumerGroupReconciliation(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1000, 0)}
+	topicID := [16]byte{1}
+	topics := func() map[string]TopicInfo { return map[string]TopicInfo{"t": {ID: topicID, Partitions: 4}} }
+	c := testCoordinator(t, &memLog{}, clock, topics)
+	names := func(id [16]byte) (string, bool) { return "t", id == topicID }
+	hb := func(member string, epoch int32, owned []int32) HeartbeatResult {
+		req := HeartbeatRequest{Group: "g", MemberID: member, MemberEpoch: epoch, RebalanceTimeout: -1,
+			SessionTimeout: 10 * time.Second, TopicNamesByID: names}
+		if epoch == 0 {
+			req.SubscribedTopicNames = []string{"t"}
+		}
+		if owned != nil {
+			req.Owned = map[[16]byte][]int32{topicID: owned}
+		}
+		return c.ConsumerHeartbeat(req)
+	}
+	a := hb("a", 0, []int32{})
+	if a.Err != nil || a.Epoch <= 0 || len(a.Assignment[topicID]) != 4 {
+		t.Fatalf("a alone: %+v", a)
+	}
+	b := hb("b", 0, []int32{})
+	if b.Err != nil || len(b.Assignment[topicID]) != 0 {
+		t.Fatalf("b must wait until a revokes: %+v", b)
+	}
+	// a is told to keep only its share; its epoch stays until it confirms.
+	first := a.Epoch
+	a = hb("a", first, []int32{0, 1, 2, 3})
+	if len(a.Assignment[topicID]) != 2 || a.Epoch != first {
+		t.Fatalf("a revoking: %+v", a)
+	}
+	a = hb("a", first, a.Assignment[topicID])
+	if a.Epoch <= first {
+		t.Fatalf("a after revoking: %+v", a)
+	}
+	b = hb("b", b.Epoch, []int32{})
+	if b.Epoch != a.Epoch || len(b.Assignment[topicID]) != 2 {
+		t.Fatalf("b after a revoked: %+v", b)
+	}
+	all := append(append([]int32{}, a.Assignment[topicID]...), b.Assignment[topicID]...)
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	if len(all) != 4 || all[0] != 0 || all[3] != 3 {
+		t.Fatalf("partitions not split: a %v b %v", a.Assignment, b.Assignment)
+	}
+	// A wrong epoch is fenced.
+	if r := hb("a", a.Epoch+5, nil); r.Err != kerr.FencedMemberEpoch {
+		t.Fatalf("wrong epoch: %v", r.Err)
+	}
+	// b's session expires: a gets everything back.
+	for i := 0; i < 4; i++ {
+		clock.Advance(3 * time.Second)
+		a = hb("a", a.Epoch, nil)
+	}
+	if len(a.Assignment[topicID]) != 4 {
+		t.Fatalf("after b expired a has %v", a.Assignment)
+	}
+}
+
+func TestPartitionForMatchesKafka(t *testing.T) {
+	// Java: Math.abs("my-group".hashCode()) % 50 and friends.
+	for key, want := range map[string]int32{"my-group": javaMod("my-group", 50), "": 0} {
+		if got := partitionFor(key, 50); got != want {
+			t.Errorf("partitionFor(%q) = %d, want %d", key, got, want)
+		}
+	}
+	// "polygenelubricants".hashCode() == Integer.MIN_VALUE: Kafka maps it to 0.
+	if got := partitionFor("polygenelubricants", 50); got != 0 {
+		t.Errorf("MIN_VALUE hash: %d", got)
+	}
+}
+
+// javaMod recomputes String.hashCode independently of partitionFor's loop.
+func javaMod(s string, n int32) int32 {
+	var h uint32
+	for _, r := range s {
+		h = h*31 + uint32(r)
+	}
+	v := int32(h)
+	if v < 0 {
+		v = -v
+	}
+	return v % n
+}
