@@ -86,7 +86,7 @@ produce_workload() {
 	for t in samsa kfake null; do
 		local extra=""
 		# The null broker stores nothing: there is nothing to read back.
-		[[ $consume == yes && $t != null ]] && extra=--consume
+		[[ $consume == yes && $t != null ]] && extra="--consume --consume-raw"
 		run "$label" "$t" produce "$(broker_flags $t "$fsync")" --topic bench --duration "${secs}s" $extra "$@"
 	done
 }

@@ -149,10 +149,11 @@ func benchProduceFlags(fs *pflag.FlagSet, pc *bench.ProduceConfig, linger time.D
 
 func benchProduceCmd() *cobra.Command {
 	var (
-		common  benchCommon
-		pc      bench.ProduceConfig
-		cc      bench.ConsumeConfig
-		consume bool
+		common     benchCommon
+		pc         bench.ProduceConfig
+		cc         bench.ConsumeConfig
+		consume    bool
+		consumeRaw bool
 	)
 	cmd := &cobra.Command{
 		Use:   "produce",
@@ -171,7 +172,7 @@ func benchProduceCmd() *cobra.Command {
 				return err
 			}
 			defer stop()
-			run := bench.ProduceRun{Produce: pc, ConsumeAfter: consume, Consume: cc, Broker: common.brokerSpec(), Log: os.Stderr}
+			run := bench.ProduceRun{Produce: pc, ConsumeAfter: consume, RawConsumeAfter: consumeRaw, Consume: cc, Broker: common.brokerSpec(), Log: os.Stderr}
 			sum, err := run.Run(ctx)
 			return common.finish(cmd, sum, err)
 		},
@@ -180,6 +181,7 @@ func benchProduceCmd() *cobra.Command {
 	common.register(fs, true)
 	benchProduceFlags(fs, &pc, 5*time.Millisecond)
 	fs.BoolVar(&consume, "consume", false, "afterwards, read the whole topic back with one consumer and report that too")
+	fs.BoolVar(&consumeRaw, "consume-raw", false, "afterwards, read the whole topic back with raw fetches that do not decode records (after --consume if both)")
 	fs.Int32Var(&cc.FetchMaxBytes, "fetch-max-bytes", 64<<20, "with --consume: bytes per fetch response")
 	fs.Int32Var(&cc.PartitionMaxBytes, "partition-max-bytes", 16<<20, "with --consume: bytes per partition per fetch")
 	return cmd
@@ -195,7 +197,10 @@ func benchConsumeCmd() *cobra.Command {
 		Short: "Read a topic from the beginning (direct partition reads) and report throughput",
 		Long: `Reads every partition of the topic from its start offset with one client, no
 group, until it reaches the end offsets listed at the start, or until
---records records arrived.`,
+--records records arrived. With --raw, one loop per partition leader sends
+plain Fetch requests and counts records from the batch headers (payload bytes
+from the record length fields of uncompressed batches; compressed batches
+count their compressed size).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := benchContext(cmd)
@@ -215,6 +220,7 @@ group, until it reaches the end offsets listed at the start, or until
 	common.register(fs, false)
 	fs.StringVar(&cc.Topic, "topic", "samsa-bench", "topic to read")
 	fs.Int64Var(&cc.Records, "records", 0, "records to read (0: until caught up with the end offsets at start)")
+	fs.BoolVar(&cc.Raw, "raw", false, "read with plain Fetch requests, counting records from batch headers without decoding them (the broker's side without the client's)")
 	fs.DurationVar(&cc.IdleTimeout, "idle-timeout", 30*time.Second, "fail when no record arrives for this long")
 	fs.Int32Var(&cc.FetchMaxBytes, "fetch-max-bytes", 64<<20, "bytes per fetch response")
 	fs.Int32Var(&cc.PartitionMaxBytes, "partition-max-bytes", 16<<20, "bytes per partition per fetch")

@@ -22,6 +22,10 @@ type ConsumeConfig struct {
 	// IdleTimeout ends the run with an error when no record arrives for
 	// this long (default 30s).
 	IdleTimeout time.Duration
+	// Raw reads with plain Fetch requests and counts records from the batch
+	// headers instead of decoding them with a kgo consumer (see consumeRaw).
+	// It reads until the end offsets listed at the start; Records must be 0.
+	Raw bool
 	// FetchMaxBytes and PartitionMaxBytes size the fetch requests.
 	FetchMaxBytes     int32
 	PartitionMaxBytes int32
@@ -36,6 +40,8 @@ func (c *ConsumeConfig) validate() error {
 		return errors.New("no bootstrap servers")
 	case c.Topic == "":
 		return errors.New("no topic")
+	case c.Raw && c.Records > 0:
+		return errors.New("a raw read goes to the end offsets; it takes no record count")
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 30 * time.Second
@@ -78,9 +84,20 @@ func RunConsume(ctx context.Context, cfg ConsumeConfig) (*Summary, error) {
 		return sum, err
 	}
 	sum.Workload = &Workload{Topic: cfg.Topic, Partitions: int32(len(start))}
-	sum.Consume, err = consume(ctx, &cfg, start, end)
-	if sum.Consume != nil && sum.Consume.Records > 0 {
-		sum.Workload.RecordSize = int(sum.Consume.Bytes / sum.Consume.Records)
+	self := selfCPU()
+	var t *Throughput
+	if cfg.Raw {
+		t, err = consumeRaw(ctx, &cfg, start, end)
+		sum.ConsumeRaw = t
+	} else {
+		t, err = consume(ctx, &cfg, start, end)
+		sum.Consume = t
+	}
+	if t != nil {
+		t.ClientCPUSeconds = selfCPU() - self
+		if t.Records > 0 {
+			sum.Workload.RecordSize = int(t.Bytes / t.Records)
+		}
 	}
 	return sum, err
 }

@@ -72,7 +72,8 @@ func TestProduceThenConsumeCounts(t *testing.T) {
 					ClientConfig: cc, Topic: topic, RecordSize: 100, Records: 5000,
 					Partitions: 3, Producers: 2, Acks: acks, BatchBytes: 16 << 10,
 				},
-				ConsumeAfter: true,
+				ConsumeAfter:    true,
+				RawConsumeAfter: true,
 			}
 			sum, err := run.Run(ctx)
 			if err != nil {
@@ -87,6 +88,9 @@ func TestProduceThenConsumeCounts(t *testing.T) {
 			}
 			if c == nil || c.Records != 5000 || c.Bytes != 500_000 {
 				t.Fatalf("consume: %+v", c)
+			}
+			if r := sum.ConsumeRaw; r == nil || r.Records != 5000 || r.Bytes != 500_000 {
+				t.Fatalf("raw consume: %+v", r)
 			}
 			if sum.Workload.Partitions != 3 || sum.Workload.Acks != acks || sum.Workload.Idempotent != (acks == "all") {
 				t.Fatalf("workload %+v", sum.Workload)
@@ -128,6 +132,17 @@ func TestProduceWithRateAndExistingTopic(t *testing.T) {
 	}
 	if sum.Produce.Records != 300 || sum.Workload.Partitions != 5 || sum.Workload.Compression != "zstd" {
 		t.Fatalf("produce %+v workload %+v", sum.Produce, sum.Workload)
+	}
+	// Raw reads count compressed records from the batch headers.
+	sum, err = RunConsume(ctx, ConsumeConfig{ClientConfig: cc, Topic: "existing", Raw: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := sum.ConsumeRaw; r == nil || r.Records != 300 || r.Bytes <= 0 || sum.Consume != nil {
+		t.Fatalf("raw consume of compressed batches: %+v", r)
+	}
+	if _, err := RunConsume(ctx, ConsumeConfig{ClientConfig: cc, Topic: "existing", Raw: true, Records: 5}); err == nil {
+		t.Fatal("raw consume with a record count: no error")
 	}
 }
 
@@ -195,7 +210,7 @@ func TestStartBrokerMeasuresProcess(t *testing.T) {
 	if b == nil || b.PID <= 0 || b.PeakRSSBytes <= 0 || b.CPUSeconds < 0 {
 		t.Fatalf("broker stats %+v", b)
 	}
-	if b.BytesMoved != 2*400_000 || sum.Consume.Records != 2000 {
+	if b.BytesMoved != 2*400_000 || sum.Consume.Records != 2000 || b.ProduceCPUSeconds+b.ConsumeCPUSeconds != b.CPUSeconds {
 		t.Fatalf("moved %d bytes, consumed %d", b.BytesMoved, sum.Consume.Records)
 	}
 	if b.CPUSeconds > 0 && b.CPUSecondsPerGB != b.CPUSeconds/0.0008 {

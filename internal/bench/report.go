@@ -257,6 +257,12 @@ func workloadRows(label string, runs map[string]*Summary, disk *DiskResult, loop
 		add("load generator CPU s per GB consumed", func(s *Summary) (float64, bool) {
 			return clientCPUPerGB(s.Consume)
 		}, 0, "")
+		add("consume MB/s, raw fetch (no record decoding)", func(s *Summary) (float64, bool) {
+			return pick(s.ConsumeRaw != nil && s.ConsumeRaw.Records > 0, func() float64 { return s.ConsumeRaw.MBPerSec })
+		}, netLimit, "loopback")
+		add("load generator CPU s per GB, raw fetch", func(s *Summary) (float64, bool) {
+			return clientCPUPerGB(s.ConsumeRaw)
+		}, 0, "")
 	}
 	add("load generator CPU s per GB produced", func(s *Summary) (float64, bool) {
 		return clientCPUPerGB(s.Produce)

@@ -64,6 +64,9 @@ func (s *brokerSession) finish(sum *Summary) error {
 	if sum.Consume != nil {
 		moved += sum.Consume.Bytes
 	}
+	if sum.ConsumeRaw != nil {
+		moved += sum.ConsumeRaw.Bytes
+	}
 	s.stats.BytesMoved = moved
 	if moved > 0 {
 		s.stats.CPUSecondsPerGB = s.stats.CPUSeconds / (float64(moved) / 1e9)
@@ -87,9 +90,11 @@ func fsyncName(spec *BrokerSpec) string {
 type ProduceRun struct {
 	Produce ProduceConfig
 	// ConsumeAfter reads the whole topic back with Consume's settings
-	// (its Topic and Brokers are taken from Produce).
-	ConsumeAfter bool
-	Consume      ConsumeConfig
+	// (its Topic and Brokers are taken from Produce); RawConsumeAfter then
+	// reads it once more with raw fetches (see ConsumeConfig.Raw).
+	ConsumeAfter    bool
+	RawConsumeAfter bool
+	Consume         ConsumeConfig
 	// Broker, if set, is started before and stopped after the run.
 	Broker *BrokerSpec
 	// Log receives broker start-up lines (progress goes to Produce.Progress).
@@ -116,25 +121,45 @@ func (r ProduceRun) Run(ctx context.Context) (*Summary, error) {
 	if sum.Workload != nil {
 		sum.Workload.Fsync = fsyncName(r.Broker)
 	}
-	if err == nil && r.ConsumeAfter {
+	if err == nil && (r.ConsumeAfter || r.RawConsumeAfter) {
 		cc := r.Consume
 		cc.ClientConfig = r.Produce.ClientConfig
 		cc.Topic = r.Produce.Topic
 		if cc.Progress == nil {
 			cc.Progress = r.Produce.Progress
 		}
+		var start, end map[int32]int64
 		if err = cc.validate(); err == nil {
-			var start, end map[int32]int64
-			if start, end, err = partitionOffsets(ctx, cc.ClientConfig, cc.Topic); err == nil {
-				self = selfCPU()
-				sum.Consume, err = consume(ctx, &cc, start, end)
-				if sum.Consume != nil {
-					sum.Consume.ClientCPUSeconds = selfCPU() - self
-				}
+			start, end, err = partitionOffsets(ctx, cc.ClientConfig, cc.Topic)
+		}
+		// read runs one read-back phase and returns the broker's CPU
+		// seconds in it.
+		read := func(raw bool) (*Throughput, float64) {
+			self := selfCPU()
+			var t *Throughput
+			if raw {
+				t, err = consumeRaw(ctx, &cc, start, end)
+			} else {
+				t, err = consume(ctx, &cc, start, end)
+			}
+			if t != nil {
+				t.ClientCPUSeconds = selfCPU() - self
+			}
+			return t, sess.phase()
+		}
+		if err == nil && r.ConsumeAfter {
+			var cpu float64
+			sum.Consume, cpu = read(false)
+			if sess != nil {
+				sess.stats.ConsumeCPUSeconds = cpu
 			}
 		}
-		if sess != nil {
-			sess.stats.ConsumeCPUSeconds = sess.phase()
+		if err == nil && r.RawConsumeAfter {
+			var cpu float64
+			sum.ConsumeRaw, cpu = read(true)
+			if sess != nil {
+				sess.stats.ConsumeRawCPUSeconds = cpu
+			}
 		}
 	}
 	err = errors.Join(err, sess.finish(sum))

@@ -25,13 +25,16 @@ type Summary struct {
 	// Error is set when the run failed; the figures present are partial.
 	Error string `json:"error,omitempty"`
 
-	Workload *Workload       `json:"workload,omitempty"`
-	Produce  *Throughput     `json:"produce,omitempty"`
-	Consume  *Throughput     `json:"consume,omitempty"`
-	E2E      *E2EResult      `json:"e2e,omitempty"`
-	Broker   *BrokerStats    `json:"broker,omitempty"`
-	Disk     *DiskResult     `json:"disk,omitempty"`
-	Loopback *LoopbackResult `json:"loopback,omitempty"`
+	Workload *Workload   `json:"workload,omitempty"`
+	Produce  *Throughput `json:"produce,omitempty"`
+	Consume  *Throughput `json:"consume,omitempty"`
+	// ConsumeRaw is a read with plain Fetch requests that do not decode
+	// records (see --raw): the broker's side of consuming, less the client.
+	ConsumeRaw *Throughput     `json:"consume_raw,omitempty"`
+	E2E        *E2EResult      `json:"e2e,omitempty"`
+	Broker     *BrokerStats    `json:"broker,omitempty"`
+	Disk       *DiskResult     `json:"disk,omitempty"`
+	Loopback   *LoopbackResult `json:"loopback,omitempty"`
 }
 
 // Workload records the parameters a produce, consume or e2e run used.
@@ -100,6 +103,8 @@ type BrokerStats struct {
 	CPUSeconds        float64 `json:"cpu_seconds"`
 	ProduceCPUSeconds float64 `json:"produce_cpu_seconds"`
 	ConsumeCPUSeconds float64 `json:"consume_cpu_seconds,omitempty"`
+	// ConsumeRawCPUSeconds is the broker's CPU time in the raw read-back.
+	ConsumeRawCPUSeconds float64 `json:"consume_raw_cpu_seconds,omitempty"`
 	// BytesMoved is the record payload produced plus consumed.
 	BytesMoved      int64   `json:"bytes_moved"`
 	CPUSecondsPerGB float64 `json:"cpu_seconds_per_gb"`
@@ -196,13 +201,14 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	tp("produce", s.Produce)
 	tp("consume", s.Consume)
+	tp("consume (raw fetch)", s.ConsumeRaw)
 	if e := s.E2E; e != nil {
 		p("end-to-end latency: %s (received %d, missing %d, warm-up %.1fs excluded)\n",
 			e.Latency, e.Received, e.Missing, e.Warmup)
 	}
 	if b := s.Broker; b != nil {
-		p("broker pid %d: %.2f CPU s (produce %.2f, consume %.2f) for %.1f MB moved = %.2f CPU s/GB, peak RSS %.1f MiB\n",
-			b.PID, b.CPUSeconds, b.ProduceCPUSeconds, b.ConsumeCPUSeconds, float64(b.BytesMoved)/1e6,
+		p("broker pid %d: %.2f CPU s (produce %.2f, consume %.2f, raw consume %.2f) for %.1f MB moved = %.2f CPU s/GB, peak RSS %.1f MiB\n",
+			b.PID, b.CPUSeconds, b.ProduceCPUSeconds, b.ConsumeCPUSeconds, b.ConsumeRawCPUSeconds, float64(b.BytesMoved)/1e6,
 			b.CPUSecondsPerGB, float64(b.PeakRSSBytes)/(1<<20))
 	}
 	if d := s.Disk; d != nil {

@@ -1,0 +1,351 @@
+package bench
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// consumeRaw reads the partitions from the offsets in from until the offsets
+// in until with plain Fetch requests, on one connection of our own per
+// partition leader, and counts records from the record batch headers without
+// decompressing or decoding them into records; for uncompressed batches it
+// walks the records' length fields to count payload bytes. Responses are read
+// into one reused buffer. It is the consumer-side analogue of the null
+// broker: what a connection can pull from the broker when the client does
+// almost nothing with the data, as the loopback test's receiver does.
+//
+// For compressed batches, Bytes counts the batch's compressed size, not the
+// payload.
+func consumeRaw(ctx context.Context, cfg *ConsumeConfig, from, until map[int32]int64) (*Throughput, error) {
+	cl, err := kgo.NewClient(cfg.ClientConfig.opts()...)
+	if err != nil {
+		return nil, err
+	}
+	md, err := kadm.NewClient(cl).Metadata(ctx, cfg.Topic)
+	cl.Close()
+	if err != nil {
+		return nil, err
+	}
+	t, ok := md.Topics[cfg.Topic]
+	if !ok || t.Err != nil {
+		return nil, fmt.Errorf("topic %s: %v", cfg.Topic, t.Err)
+	}
+	addrs := map[int32]string{}
+	for _, b := range md.Brokers {
+		addrs[b.NodeID] = net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
+	}
+	byLeader := map[int32]map[int32]int64{} // leader -> partition -> next offset
+	for p, end := range until {
+		if from[p] >= end {
+			continue
+		}
+		pd, ok := t.Partitions[p]
+		if !ok || pd.Leader < 0 || addrs[pd.Leader] == "" {
+			return nil, fmt.Errorf("partition %s/%d has no known leader", cfg.Topic, p)
+		}
+		if byLeader[pd.Leader] == nil {
+			byLeader[pd.Leader] = map[int32]int64{}
+		}
+		byLeader[pd.Leader][p] = from[p]
+	}
+
+	var got Counter
+	prog := startProgress(cfg.Progress, "consume-raw", &got, cfg.ProgressInterval, nil)
+	defer prog.Stop()
+
+	begin := time.Now()
+	var wg sync.WaitGroup
+	var errs []error
+	var errMu sync.Mutex
+	for leader, next := range byLeader {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f := rawFetcher{cfg: cfg, addr: addrs[leader], topicID: t.ID, next: next, until: until, got: &got}
+			if err := f.run(ctx); err != nil {
+				errMu.Lock()
+				errs = append(errs, fmt.Errorf("broker %d (%s): %w", leader, addrs[leader], err))
+				errMu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return newThroughput(got.Records.Load(), got.Bytes.Load(), time.Since(begin)), errors.Join(errs...)
+}
+
+type rawFetcher struct {
+	cfg     *ConsumeConfig
+	addr    string
+	topicID [16]byte
+	next    map[int32]int64
+	until   map[int32]int64
+	got     *Counter
+
+	conn    net.Conn
+	corr    int32
+	buf     []byte // request, then response; reused
+	version int16  // Fetch version
+}
+
+func (f *rawFetcher) run(ctx context.Context) error {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	f.conn = conn
+	defer conn.Close()
+	// Unblock reads and writes when ctx ends.
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
+
+	av := kmsg.NewPtrApiVersionsRequest() // v0: understood by every broker
+	avResp := kmsg.NewPtrApiVersionsResponse()
+	if err := f.roundTrip(av, avResp); err != nil {
+		return fmt.Errorf("api versions: %w", err)
+	}
+	if err := kerr.ErrorForCode(avResp.ErrorCode); err != nil {
+		return fmt.Errorf("api versions: %w", err)
+	}
+	f.version = -1
+	for _, k := range avResp.ApiKeys {
+		if k.ApiKey == 1 {
+			f.version = min(k.MaxVersion, (&kmsg.FetchRequest{}).MaxVersion())
+		}
+	}
+	if f.version < 4 {
+		return fmt.Errorf("broker supports Fetch up to v%d; raw reads need v4+", f.version)
+	}
+
+	lastData := time.Now()
+	for len(f.next) > 0 {
+		req := kmsg.NewPtrFetchRequest()
+		req.SetVersion(f.version)
+		req.MaxWaitMillis = 500
+		req.MinBytes = 1
+		req.MaxBytes = f.cfg.FetchMaxBytes
+		req.SessionEpoch = -1 // no fetch session: every request is full
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = f.cfg.Topic
+		rt.TopicID = f.topicID
+		for p, o := range f.next {
+			rp := kmsg.NewFetchRequestTopicPartition()
+			rp.Partition = p
+			rp.FetchOffset = o
+			rp.PartitionMaxBytes = f.cfg.PartitionMaxBytes
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+		resp := kmsg.NewPtrFetchResponse()
+		if err := f.roundTrip(req, resp); err != nil {
+			return fmt.Errorf("fetch: %w", err)
+		}
+		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+			return fmt.Errorf("fetch: %w", err)
+		}
+		progressed := false
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					return fmt.Errorf("fetch %s/%d: %w", f.cfg.Topic, p.Partition, err)
+				}
+				o, ok := f.next[p.Partition]
+				if !ok {
+					continue
+				}
+				next, recs, bytes, err := walkBatches(p.RecordBatches, o)
+				if err != nil {
+					return fmt.Errorf("fetch %s/%d at %d: %w", f.cfg.Topic, p.Partition, o, err)
+				}
+				if next > o {
+					progressed = true
+					f.got.Records.Add(recs)
+					f.got.Bytes.Add(bytes)
+				}
+				if next >= f.until[p.Partition] {
+					delete(f.next, p.Partition)
+				} else {
+					f.next[p.Partition] = next
+				}
+			}
+		}
+		if progressed {
+			lastData = time.Now()
+		} else if time.Since(lastData) > f.cfg.IdleTimeout {
+			return fmt.Errorf("no records for %v", f.cfg.IdleTimeout)
+		}
+	}
+	return nil
+}
+
+// roundTrip sends req and reads its response into resp (whose slices then
+// point into f.buf, valid until the next call).
+func (f *rawFetcher) roundTrip(req kmsg.Request, resp kmsg.Response) error {
+	f.corr++
+	b := f.buf[:0]
+	b = append(b, 0, 0, 0, 0)
+	b = binary.BigEndian.AppendUint16(b, uint16(req.Key()))
+	b = binary.BigEndian.AppendUint16(b, uint16(req.GetVersion()))
+	b = binary.BigEndian.AppendUint32(b, uint32(f.corr))
+	const clientID = "samsa-bench-raw-consumer"
+	b = binary.BigEndian.AppendUint16(b, uint16(len(clientID)))
+	b = append(b, clientID...)
+	if req.IsFlexible() {
+		b = append(b, 0) // no header tags
+	}
+	b = req.AppendTo(b)
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	if _, err := f.conn.Write(b); err != nil {
+		return err
+	}
+
+	var size [4]byte
+	if _, err := io.ReadFull(f.conn, size[:]); err != nil {
+		return err
+	}
+	n := int(int32(binary.BigEndian.Uint32(size[:])))
+	if n < 4 || n > int(f.cfg.FetchMaxBytes)+(64<<20) {
+		return fmt.Errorf("response size %d", n)
+	}
+	if cap(b) < n {
+		b = make([]byte, n)
+	}
+	b = b[:n]
+	f.buf = b
+	if _, err := io.ReadFull(f.conn, b); err != nil {
+		return err
+	}
+	if corr := int32(binary.BigEndian.Uint32(b)); corr != f.corr {
+		return fmt.Errorf("correlation ID %d, want %d", corr, f.corr)
+	}
+	b = b[4:]
+	// Response header v1 (flexible, except for ApiVersions) has tags.
+	if req.IsFlexible() && req.Key() != 18 {
+		tags, k := binary.Uvarint(b)
+		if k <= 0 {
+			return errors.New("bad response header tags")
+		}
+		b = b[k:]
+		for range tags {
+			if _, k = binary.Uvarint(b); k <= 0 {
+				return errors.New("bad response header tag")
+			}
+			b = b[k:]
+			l, k := binary.Uvarint(b)
+			if k <= 0 || l > uint64(len(b)-k) {
+				return errors.New("bad response header tag size")
+			}
+			b = b[k+int(l):]
+		}
+	}
+	resp.SetVersion(req.GetVersion())
+	return resp.ReadFrom(b)
+}
+
+// walkBatches counts the records and payload bytes of the complete v2
+// record batches in b at or after offset from (a broker may return a batch
+// that starts before the fetch offset, and a partial batch at the end,
+// KIP-74), and returns the offset after the last complete batch.
+func walkBatches(b []byte, from int64) (next, records, bytes int64, err error) {
+	next = from
+	for len(b) >= 61 {
+		base := int64(binary.BigEndian.Uint64(b))
+		size := int64(int32(binary.BigEndian.Uint32(b[8:]))) + 12
+		if size < 61 {
+			return next, records, bytes, fmt.Errorf("batch at %d: length %d", base, size-12)
+		}
+		if size > int64(len(b)) {
+			break // partial batch at the end
+		}
+		batch := b[:size]
+		b = b[size:]
+		if batch[16] != 2 {
+			return next, records, bytes, fmt.Errorf("batch at %d: magic %d, want 2", base, batch[16])
+		}
+		attrs := binary.BigEndian.Uint16(batch[21:])
+		last := base + int64(int32(binary.BigEndian.Uint32(batch[23:])))
+		if last < next {
+			continue // already seen
+		}
+		next = last + 1
+		if attrs&0x20 != 0 {
+			continue // control batch (transaction marker): no data
+		}
+		n := int64(int32(binary.BigEndian.Uint32(batch[57:])))
+		if n < 0 {
+			return next, records, bytes, fmt.Errorf("batch at %d: %d records", base, n)
+		}
+		records += n
+		if attrs&0x07 != 0 { // compressed: count the compressed size
+			bytes += size - 61
+			continue
+		}
+		pb, err := payloadBytes(batch[61:], n)
+		if err != nil {
+			return next, records, bytes, fmt.Errorf("batch at %d: %w", base, err)
+		}
+		bytes += pb
+	}
+	return next, records, bytes, nil
+}
+
+// payloadBytes adds up the key and value lengths of n uncompressed records.
+func payloadBytes(b []byte, n int64) (int64, error) {
+	var total int64
+	varint := func() (int64, error) {
+		v, k := binary.Varint(b)
+		if k <= 0 {
+			return 0, errors.New("bad varint in record")
+		}
+		b = b[k:]
+		return v, nil
+	}
+	for i := int64(0); i < n; i++ {
+		length, err := varint()
+		if err != nil {
+			return 0, err
+		}
+		if length < 0 || length > int64(len(b)) {
+			return 0, fmt.Errorf("record length %d of %d bytes left", length, len(b))
+		}
+		rest := b[length:]
+		b = b[:length]
+		if len(b) < 1 {
+			return 0, errors.New("empty record")
+		}
+		b = b[1:]                           // attributes
+		if _, err := varint(); err != nil { // timestamp delta
+			return 0, err
+		}
+		if _, err := varint(); err != nil { // offset delta
+			return 0, err
+		}
+		for range 2 { // key, then value
+			l, err := varint()
+			if err != nil {
+				return 0, err
+			}
+			if l > int64(len(b)) {
+				return 0, fmt.Errorf("field length %d of %d bytes left", l, len(b))
+			}
+			if l > 0 {
+				total += l
+				b = b[l:]
+			}
+		}
+		b = rest
+	}
+	return total, nil
+}
