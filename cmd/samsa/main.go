@@ -24,6 +24,8 @@ func main() {
 		newProduceCmd(),
 		newConsumeCmd(),
 		newBenchCmd(),
+		newConfigsCmd(),
+		newLogDirsCmd(),
 	)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "samsa:", err)
