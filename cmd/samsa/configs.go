@@ -384,7 +384,7 @@ func newConfigsAlterCmd(cf *clientFlags) *cobra.Command {
 
 			var (
 				what, kind, name string
-				resps      kadm.AlterConfigsResponses
+				resps            kadm.AlterConfigsResponses
 			)
 			if target.topic != "" {
 				what, kind, name = fmt.Sprintf("topic %q", target.topic), "topic", target.topic
