@@ -133,6 +133,8 @@ func Defaults() Broker {
 		LogTimestampAfterMaxMs:       math.MaxInt64,
 		LogSegmentDeleteDelayMs:      60000,
 		ConsumerSessionTimeout:       45 * time.Second,
+		OffsetsRetention:             7 * 24 * time.Hour,
+		OffsetsRetentionCheck:        10 * time.Minute,
 		ConsumerHeartbeatInterval:    5 * time.Second,
 	}
 }

@@ -148,5 +148,9 @@ func (c *Coordinator) getOrCreate(id string) *group {
 // write appends records of a group to its partition. Callers hold c.mu, so
 // records of one group land in the order of its state changes.
 func (c *Coordinator) write(group string, recs []record) (func() error, error) {
-	return c.log.Append(c.PartitionFor(group), encodeBatch(recs, c.clock.Now().UnixMilli()))
+	lr := make([]log.Record, len(recs))
+	for i, r := range recs {
+		lr[i] = log.Record{Key: r.key, Value: r.value}
+	}
+	return c.log.Append(c.PartitionFor(group), log.EncodeBatch(log.BatchSpec{Timestamp: c.clock.Now().UnixMilli(), ProducerID: -1, ProducerEpoch: -1}, lr))
 }

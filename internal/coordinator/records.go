@@ -34,43 +34,6 @@ func groupKey(group string) []byte {
 	return k.AppendTo(nil)
 }
 
-// encodeBatch builds an uncompressed RecordBatch v2 (offsets from 0; the
-// partition assigns the real ones) with all records at timestamp ts.
-func encodeBatch(recs []record, ts int64) []byte {
-	b := make([]byte, log.BatchHeaderSize, 256)
-	for i, r := range recs {
-		var body []byte
-		body = append(body, 0)                     // attributes
-		body = binary.AppendVarint(body, 0)        // timestamp delta
-		body = binary.AppendVarint(body, int64(i)) // offset delta
-		body = binary.AppendVarint(body, int64(len(r.key)))
-		body = append(body, r.key...)
-		if r.value == nil {
-			body = binary.AppendVarint(body, -1)
-		} else {
-			body = binary.AppendVarint(body, int64(len(r.value)))
-			body = append(body, r.value...)
-		}
-		body = binary.AppendVarint(body, 0) // headers
-		b = binary.AppendVarint(b, int64(len(body)))
-		b = append(b, body...)
-	}
-	be := binary.BigEndian
-	be.PutUint32(b[8:], uint32(len(b)-12))
-	be.PutUint32(b[12:], 0)
-	b[16] = 2
-	be.PutUint16(b[21:], 0)
-	be.PutUint32(b[23:], uint32(len(recs)-1))
-	be.PutUint64(b[27:], uint64(ts))
-	be.PutUint64(b[35:], uint64(ts))
-	be.PutUint64(b[43:], ^uint64(0)) // producer ID -1
-	be.PutUint16(b[51:], 0xffff)     // producer epoch -1
-	be.PutUint32(b[53:], 0xffffffff) // base sequence -1
-	be.PutUint32(b[57:], uint32(len(recs)))
-	log.SetCRC(b)
-	return b
-}
-
 // decodeKey tells an offset-commit key from a group-metadata key.
 func decodeKey(key []byte) (version int16, ok bool) {
 	if len(key) < 2 {
