@@ -1,0 +1,365 @@
+package main
+
+// End-to-end tests of `samsa configs` and `samsa logdirs` against the samsa
+// broker started in-process, asserting on what the commands print.
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// runAdmin runs `samsa configs ...` or `samsa logdirs ...` against addr;
+// other commands go to runCLI.
+func runAdmin(t *testing.T, addr string, args ...string) cliResult {
+	t.Helper()
+	cmd := map[string]func() *cobra.Command{
+		"configs": newConfigsCmd,
+		"logdirs": newLogDirsCmd,
+	}[args[0]]
+	if cmd == nil {
+		return runCLI(t, addr, "", args...)
+	}
+	c := cmd()
+	var stdout, stderr syncBuffer
+	c.SetIn(strings.NewReader(""))
+	c.SetOut(&stdout)
+	c.SetErr(&stderr)
+	c.SetArgs(append(args[1:], "--bootstrap-server", addr, "--timeout", "5s"))
+	c.SilenceUsage = true
+	c.SilenceErrors = true
+	err := c.ExecuteContext(context.Background())
+	return cliResult{stdout: stdout.String(), stderr: stderr.String(), err: err}
+}
+
+// mustRunAdmin is runAdmin for runs that must succeed.
+func mustRunAdmin(t *testing.T, addr string, args ...string) cliResult {
+	t.Helper()
+	r := runAdmin(t, addr, args...)
+	if r.err != nil {
+		t.Fatalf("samsa %s: %v\nstdout:\n%s", strings.Join(args, " "), r.err, r.stdout)
+	}
+	return r
+}
+
+// runAdminErr runs a command that must fail with an error containing want,
+// and print nothing.
+func runAdminErr(t *testing.T, addr, want string, args ...string) {
+	t.Helper()
+	r := runAdmin(t, addr, args...)
+	if r.err == nil || !strings.Contains(r.err.Error(), want) {
+		t.Errorf("samsa %s: err = %v, want one containing %q", strings.Join(args, " "), r.err, want)
+	}
+	if r.stdout != "" {
+		t.Errorf("samsa %s: printed %q on failure", strings.Join(args, " "), r.stdout)
+	}
+}
+
+// describeTopicConfigs returns `configs describe --topic` output as cells.
+func describeTopicConfigs(t *testing.T, addr, topic string, flags ...string) string {
+	t.Helper()
+	return cells(mustRunAdmin(t, addr, append([]string{"configs", "describe", "--topic", topic}, flags...)...).stdout)
+}
+
+// tableRow returns the row of a cells table whose first cell is name.
+func tableRow(table, name string) string {
+	for _, line := range strings.Split(table, "\n") {
+		if strings.HasPrefix(line, name+" | ") {
+			return line
+		}
+	}
+	return ""
+}
+
+func TestConfigsDescribeTopic(t *testing.T) {
+	checkNoGoroutineLeak(t)
+	addr := startCLITestBroker(t)
+	mustRunCLI(t, addr, "", "topics", "create", "orders", "--config", "retention.ms=60000")
+	mustRunCLI(t, addr, "", "topics", "create", "plain")
+
+	// Without --all only what was set on the topic shows.
+	if got, want := describeTopicConfigs(t, addr, "orders"), ""+
+		"NAME | VALUE | SOURCE\n"+
+		"retention.ms | 60000 | DYNAMIC_TOPIC_CONFIG\n"; got != want {
+		t.Errorf("describe:\n%s\nwant:\n%s", got, want)
+	}
+	if got, want := describeTopicConfigs(t, addr, "plain"), "NAME | VALUE | SOURCE\n"; got != want {
+		t.Errorf("describe of a topic without overrides:\n%s\nwant:\n%s", got, want)
+	}
+
+	// --all adds the defaults, sorted by name.
+	all := describeTopicConfigs(t, addr, "orders", "--all")
+	lines := strings.Split(strings.TrimSuffix(all, "\n"), "\n")
+	if lines[0] != "NAME | VALUE | SOURCE" || len(lines) < 15 {
+		t.Fatalf("describe --all:\n%s", all)
+	}
+	var names []string
+	for _, l := range lines[1:] {
+		f := strings.Split(l, " | ")
+		if len(f) != 3 {
+			t.Fatalf("describe --all row %q: want 3 cells", l)
+		}
+		names = append(names, f[0])
+		want := "DEFAULT_CONFIG"
+		if f[0] == "retention.ms" {
+			want = "DYNAMIC_TOPIC_CONFIG"
+		}
+		if f[2] != want {
+			t.Errorf("describe --all row %q: source %s, want %s", l, f[2], want)
+		}
+	}
+	if !slices.IsSorted(names) {
+		t.Errorf("describe --all rows are not sorted by name: %v", names)
+	}
+	for _, want := range []string{
+		"cleanup.policy | delete | DEFAULT_CONFIG",
+		"retention.ms | 60000 | DYNAMIC_TOPIC_CONFIG",
+		"segment.bytes | 1073741824 | DEFAULT_CONFIG",
+		"max.message.bytes | 1048588 | DEFAULT_CONFIG",
+	} {
+		if got := tableRow(all, strings.SplitN(want, " | ", 2)[0]); got != want {
+			t.Errorf("describe --all row = %q, want %q", got, want)
+		}
+	}
+
+	// --synonyms: the topic's value, then the broker's it falls back to.
+	syn := describeTopicConfigs(t, addr, "orders", "--synonyms")
+	if want := "" +
+		"NAME | VALUE | SOURCE | SYNONYMS\n" +
+		"retention.ms | 60000 | DYNAMIC_TOPIC_CONFIG | DYNAMIC_TOPIC_CONFIG:retention.ms=60000, DEFAULT_CONFIG:log.retention.ms=604800000\n"; syn != want {
+		t.Errorf("describe --synonyms:\n%s\nwant:\n%s", syn, want)
+	}
+	syn = describeTopicConfigs(t, addr, "orders", "--synonyms", "--all")
+	if got, want := tableRow(syn, "cleanup.policy"), "cleanup.policy | delete | DEFAULT_CONFIG | DEFAULT_CONFIG:log.cleanup.policy=delete"; got != want {
+		t.Errorf("describe --synonyms --all row = %q, want %q", got, want)
+	}
+
+	// --docs: the broker's documentation as the last column.
+	docs := describeTopicConfigs(t, addr, "orders", "--docs")
+	row := regexp.MustCompile(`^retention\.ms \| 60000 \| DYNAMIC_TOPIC_CONFIG \| [A-Z].*\S$`)
+	if !strings.HasPrefix(docs, "NAME | VALUE | SOURCE | DOC\n") || !row.MatchString(tableRow(docs, "retention.ms")) {
+		t.Errorf("describe --docs:\n%s", docs)
+	}
+
+	runAdminErr(t, addr, `describe configs of topic "missing": UNKNOWN_TOPIC_OR_PARTITION`,
+		"configs", "describe", "--topic", "missing")
+	runAdminErr(t, addr, "name what to configure: --topic NAME or --broker [ID]", "configs", "describe")
+	runAdminErr(t, addr, "--topic and --broker cannot be used together", "configs", "describe", "--topic", "orders", "--broker")
+	runAdminErr(t, addr, `unexpected argument "orders"`, "configs", "describe", "orders")
+}
+
+func TestConfigsAlterTopic(t *testing.T) {
+	checkNoGoroutineLeak(t)
+	addr := startCLITestBroker(t)
+	mustRunCLI(t, addr, "", "topics", "create", "orders")
+
+	alter := func(args ...string) {
+		t.Helper()
+		r := mustRunAdmin(t, addr, append([]string{"configs", "alter", "--topic", "orders"}, args...)...)
+		if want := "Completed updating config for topic orders.\n"; r.stdout != want {
+			t.Errorf("alter %v printed %q, want %q", args, r.stdout, want)
+		}
+	}
+	check := func(step, want string) {
+		t.Helper()
+		if got := describeTopicConfigs(t, addr, "orders"); got != "NAME | VALUE | SOURCE\n"+want {
+			t.Fatalf("after %s:\n%s\nwant:\n%s", step, got, "NAME | VALUE | SOURCE\n"+want)
+		}
+	}
+
+	// A list value keeps its commas; --set may be repeated.
+	alter("--set", "retention.ms=5000,cleanup.policy=compact,delete", "--set", "max.message.bytes=2000")
+	check("set", ""+
+		"cleanup.policy | compact,delete | DYNAMIC_TOPIC_CONFIG\n"+
+		"max.message.bytes | 2000 | DYNAMIC_TOPIC_CONFIG\n"+
+		"retention.ms | 5000 | DYNAMIC_TOPIC_CONFIG\n")
+
+	// Deleting a config returns it to the broker's value, which --all shows.
+	alter("--subtract", "cleanup.policy=delete", "--delete", "retention.ms")
+	check("subtract and delete", ""+
+		"cleanup.policy | compact | DYNAMIC_TOPIC_CONFIG\n"+
+		"max.message.bytes | 2000 | DYNAMIC_TOPIC_CONFIG\n")
+	if got, want := tableRow(describeTopicConfigs(t, addr, "orders", "--all"), "retention.ms"),
+		"retention.ms | 604800000 | DEFAULT_CONFIG"; got != want {
+		t.Errorf("deleted retention.ms: %q, want %q", got, want)
+	}
+
+	alter("--append", "cleanup.policy=delete", "--set", "segment.bytes=[1048576]")
+	check("append", ""+
+		"cleanup.policy | compact,delete | DYNAMIC_TOPIC_CONFIG\n"+
+		"max.message.bytes | 2000 | DYNAMIC_TOPIC_CONFIG\n"+
+		"segment.bytes | 1048576 | DYNAMIC_TOPIC_CONFIG\n")
+	const afterAppend = "" +
+		"cleanup.policy | compact,delete | DYNAMIC_TOPIC_CONFIG\n" +
+		"max.message.bytes | 2000 | DYNAMIC_TOPIC_CONFIG\n" +
+		"segment.bytes | 1048576 | DYNAMIC_TOPIC_CONFIG\n"
+
+	// --validate-only checks with the broker and changes nothing.
+	r := mustRunAdmin(t, addr, "configs", "alter", "--topic", "orders", "--validate-only",
+		"--set", "segment.bytes=2000000", "--delete", "max.message.bytes")
+	if want := "Validated config changes for topic orders; nothing was changed (--validate-only).\n"; r.stdout != want {
+		t.Errorf("validate-only printed %q, want %q", r.stdout, want)
+	}
+	check("validate-only", afterAppend)
+	runAdminErr(t, addr, `alter configs of topic "orders": INVALID_CONFIG: invalid value "huge" for config segment.bytes`,
+		"configs", "alter", "--topic", "orders", "--validate-only", "--set", "segment.bytes=huge")
+
+	// Refused changes name the key, and none of the request is applied.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--set", "retention.ms=1000,segment.bytes=abc"},
+			`alter configs of topic "orders": INVALID_CONFIG: invalid value "abc" for config segment.bytes`},
+		{[]string{"--set", "retention.ms=-5"},
+			`alter configs of topic "orders": INVALID_CONFIG: invalid value "-5" for config retention.ms`},
+		{[]string{"--set", "cleanup.policy=shred"},
+			`alter configs of topic "orders": INVALID_CONFIG: invalid value "shred" for config cleanup.policy`},
+		{[]string{"--set", "no.such.config=1"},
+			`alter configs of topic "orders": INVALID_CONFIG: topic config no.such.config is not supported`},
+		{[]string{"--append", "retention.ms=1"},
+			`alter configs of topic "orders": INVALID_CONFIG: config retention.ms is not a list`},
+		{[]string{"--subtract", "cleanup.policy=compact,delete"},
+			`alter configs of topic "orders": INVALID_CONFIG: config cleanup.policy cannot be empty`},
+	} {
+		runAdminErr(t, addr, tc.want, append([]string{"configs", "alter", "--topic", "orders"}, tc.args...)...)
+	}
+	check("refused changes", afterAppend)
+
+	runAdminErr(t, addr, `alter configs of topic "missing": UNKNOWN_TOPIC_OR_PARTITION: topic "missing" does not exist`,
+		"configs", "alter", "--topic", "missing", "--set", "retention.ms=1")
+
+	// Mistakes caught before asking the broker.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "nothing to change"},
+		{[]string{"--set", "retention.ms"}, `--set "retention.ms": want key=value`},
+		{[]string{"--set", "=5"}, `--set "=5": want key=value, got an empty key`},
+		{[]string{"--set", "a=[x"}, `--set "a=[x": '[' without ']'`},
+		{[]string{"--delete", "a,,b"}, `--delete "a,,b": empty config name`},
+		{[]string{"--set", "retention.ms=1", "--delete", "retention.ms"},
+			"config retention.ms is given twice (--set and --delete)"},
+	} {
+		runAdminErr(t, addr, tc.want, append([]string{"configs", "alter", "--topic", "orders"}, tc.args...)...)
+	}
+
+	alter("--delete", "cleanup.policy,max.message.bytes", "--delete", "segment.bytes")
+	check("delete all", "")
+}
+
+func TestConfigsBroker(t *testing.T) {
+	checkNoGoroutineLeak(t)
+	addr := startCLITestBroker(t)
+
+	// The test broker sets listeners, log.dirs and auto.create.topics.enable.
+	r := mustRunAdmin(t, addr, "configs", "describe", "--broker")
+	want := regexp.MustCompile(`^NAME \| VALUE \| SOURCE\n` +
+		`auto\.create\.topics\.enable \| false \| STATIC_BROKER_CONFIG\n` +
+		`listeners \| PLAINTEXT://` + regexp.QuoteMeta(addr) + ` \| STATIC_BROKER_CONFIG\n` +
+		`log\.dirs \| /\S+ \| STATIC_BROKER_CONFIG\n$`)
+	if !want.MatchString(cells(r.stdout)) {
+		t.Errorf("describe --broker:\n%s\nwant match for %v", cells(r.stdout), want)
+	}
+	// Naming the broker, either way, is the same.
+	for _, args := range [][]string{{"--broker", "1"}, {"--broker=1"}} {
+		if r2 := mustRunAdmin(t, addr, append([]string{"configs", "describe"}, args...)...); r2.stdout != r.stdout {
+			t.Errorf("describe %v:\n%s\nwant:\n%s", args, r2.stdout, r.stdout)
+		}
+	}
+
+	all := cells(mustRunAdmin(t, addr, "configs", "describe", "--broker", "--all").stdout)
+	for _, want := range []string{
+		"num.partitions | 1 | DEFAULT_CONFIG",
+		"auto.create.topics.enable | false | STATIC_BROKER_CONFIG",
+		"log.retention.ms | 604800000 | DEFAULT_CONFIG",
+	} {
+		if got := tableRow(all, strings.SplitN(want, " | ", 2)[0]); got != want {
+			t.Errorf("describe --broker --all row = %q, want %q", got, want)
+		}
+	}
+
+	runAdminErr(t, addr, "describe configs of broker 7: ", "configs", "describe", "--broker", "7")
+	runAdminErr(t, addr, `--broker "x": want a broker node ID`, "configs", "describe", "--broker", "x")
+
+	// Broker configs are read-only in samsa: the refusal is the broker's.
+	const refused = "alter configs of broker 1: INVALID_REQUEST: broker configs cannot be changed at run time yet; set them in the properties file"
+	runAdminErr(t, addr, refused, "configs", "alter", "--broker", "--set", "log.retention.ms=1000")
+	runAdminErr(t, addr, refused, "configs", "alter", "--broker", "1", "--validate-only", "--set", "log.retention.ms=1000")
+	if got := tableRow(cells(mustRunAdmin(t, addr, "configs", "describe", "--broker", "--all").stdout), "log.retention.ms"); got != "log.retention.ms | 604800000 | DEFAULT_CONFIG" {
+		t.Errorf("after refused alter: %q", got)
+	}
+}
+
+func TestLogDirsDescribe(t *testing.T) {
+	checkNoGoroutineLeak(t)
+	addr := startCLITestBroker(t)
+	mustRunCLI(t, addr, "", "topics", "create", "data", "--partitions", "2")
+	mustRunCLI(t, addr, "", "topics", "create", "empty")
+	mustRunCLI(t, addr, "hello\n", "produce", "data", "--partition", "1")
+
+	dir := strings.Split(tableRow(cells(mustRunAdmin(t, addr, "configs", "describe", "--broker").stdout), "log.dirs"), " | ")[1]
+	// One uncompressed record of 5 bytes: a 61-byte batch header and a
+	// 12-byte record. Check it against the file on disk too.
+	st, err := os.Stat(filepath.Join(dir, "data-1", "00000000000000000000.log"))
+	if err != nil || st.Size() != 73 {
+		t.Fatalf("data-1 segment: %v, size %d; want 73 bytes", err, st.Size())
+	}
+
+	r := mustRunAdmin(t, addr, "logdirs", "describe")
+	want := "" +
+		"BROKER | DIR | TOPIC | PARTITION | SIZE\n" +
+		"1 | " + dir + " | data | 0 | 0\n" +
+		"1 | " + dir + " | data | 1 | 73\n" +
+		"1 | " + dir + " | empty | 0 | 0\n"
+	if got := cells(r.stdout); got != want {
+		t.Errorf("logdirs describe:\n%s\nwant:\n%s", got, want)
+	}
+	r = mustRunAdmin(t, addr, "logdirs", "describe", "--topic", "empty,missing")
+	if got, want := cells(r.stdout), "BROKER | DIR | TOPIC | PARTITION | SIZE\n1 | "+dir+" | empty | 0 | 0\n"; got != want {
+		t.Errorf("logdirs describe --topic empty:\n%s\nwant:\n%s", got, want)
+	}
+	r = mustRunAdmin(t, addr, "logdirs", "describe", "--topic", "missing")
+	if got, want := cells(r.stdout), "BROKER | DIR | TOPIC | PARTITION | SIZE\n1 | "+dir+" | - | - | -\n"; got != want {
+		t.Errorf("logdirs describe --topic missing:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestParseConfigPairs(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    [][2]string
+		wantErr string
+	}{
+		{in: "a=1", want: [][2]string{{"a", "1"}}},
+		{in: "a=1,b=2", want: [][2]string{{"a", "1"}, {"b", "2"}}},
+		{in: "cleanup.policy=compact,delete,b=2", want: [][2]string{{"cleanup.policy", "compact,delete"}, {"b", "2"}}},
+		{in: "k=[a=1,b],c=3", want: [][2]string{{"k", "a=1,b"}, {"c", "3"}}},
+		{in: "k=", want: [][2]string{{"k", ""}}},
+		{in: " k =v=w", want: [][2]string{{"k", "v=w"}}},
+		{in: "k=[]", want: [][2]string{{"k", ""}}},
+		{in: "", wantErr: "want key=value"},
+		{in: "k", wantErr: "want key=value"},
+		{in: "=v", wantErr: "empty key"},
+		{in: "k=[a", wantErr: "'[' without ']'"},
+		{in: "k=a]", wantErr: "']' without '['"},
+	} {
+		got, err := parseConfigPairs(tc.in)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("parseConfigPairs(%q) = %v, %v; want error %q", tc.in, got, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("parseConfigPairs(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
