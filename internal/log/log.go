@@ -113,6 +113,8 @@ type Log struct {
 	kick chan struct{} // wakes the background flusher after a roll
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	cleaner cleanerState // log compaction (cleaner.go)
 }
 
 // Dir returns the log's directory.
@@ -439,6 +441,7 @@ func (l *Log) flushLocked(final bool) error {
 // Close fsyncs the log, records the recovery point and releases the log's
 // file handles; reads in flight keep working until released.
 func (l *Log) Close() error {
+	l.stopCleaner() // before any lock: a running Clean may need them to stop
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 	l.mu.RLock()

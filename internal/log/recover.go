@@ -61,6 +61,9 @@ func Open(dir string, cfg Config, clean bool, logger *slog.Logger) (*Log, error)
 
 // load opens the segments and establishes the offsets.
 func (l *Log) load(clean bool) error {
+	if err := l.completeInterruptedClean(); err != nil {
+		return err
+	}
 	bases, err := l.listSegments()
 	if err != nil {
 		return err

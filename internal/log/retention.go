@@ -20,6 +20,10 @@ import (
 // persisted. Reads holding a deleted segment keep working until released.
 // It returns how many segments were deleted.
 func (l *Log) DeleteOldSegments(retentionMs, retentionBytes int64) (int, error) {
+	// Not while the cleaner swaps segments (taken before appendMu so that
+	// appends do not wait for a swap).
+	l.cleaner.swapMu.Lock()
+	defer l.cleaner.swapMu.Unlock()
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 	l.mu.RLock()

@@ -1,0 +1,848 @@
+package log
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sync"
+	"time"
+)
+
+// Log compaction, as Kafka's log cleaner does it (KIP-58 for the lag,
+// KIP-354 for the schedule is the broker's business):
+//
+//  1. The cleanable range is [first segment, first uncleanable offset): it
+//     ends before the active segment, before the first segment not yet
+//     fsynced, and before the first dirty segment holding a record newer
+//     than min.compaction.lag.ms. The cleaner checkpoint
+//     (cleanerCheckpointFile) says up to where the log was cleaned before;
+//     the part after it is the dirty section.
+//  2. The offset map (offset_map.go) is built from the dirty section: key
+//     hash -> latest offset. When it fills up, the map ends at the record
+//     that did not fit and only that prefix counts as cleaned.
+//  3. The whole range up to the map's end is rewritten, in groups of
+//     segments that fit in segment.bytes, each into one new segment named
+//     by the group's first base offset: a record goes when the map holds a
+//     later offset for its key, or when it is a tombstone (null value) whose
+//     segment is past delete.retention.ms. Batches keep their offsets,
+//     attributes, producer fields and timestamps; a batch that loses some
+//     records is re-encoded with its codec; one that loses all disappears,
+//     unless it must stay as an empty batch (see keepEmptyBatch).
+//  4. Each group is swapped in crash-safely (cleaner_swap.go) while appends
+//     and reads go on; readers of replaced segments keep their files.
+
+// cleanerCheckpointFile holds the offset up to which the log has been
+// cleaned (Kafka keeps one cleaner-offset-checkpoint per log directory; we
+// keep one per partition directory).
+const cleanerCheckpointFile = "cleaner-offset-checkpoint"
+
+// DefaultDedupeBufferBytes is Kafka's log.cleaner.dedupe.buffer.size.
+const DefaultDedupeBufferBytes = 128 << 20
+
+// CleanerConfig holds one Clean's settings, named after Kafka's.
+type CleanerConfig struct {
+	// DedupeBufferBytes (log.cleaner.dedupe.buffer.size) bounds the
+	// offset map: 24 bytes per key, 90% of slots usable. 0 means
+	// DefaultDedupeBufferBytes. The map is only as large as the dirty
+	// section needs.
+	DedupeBufferBytes int64
+	// IOMaxBytesPerSecond (log.cleaner.io.max.bytes.per.second) throttles
+	// the bytes read and written by the cleaner; 0 or +Inf is unlimited.
+	IOMaxBytesPerSecond float64
+	// DeleteRetentionMs (delete.retention.ms): a tombstone is removed
+	// when it is cleaned while in a segment whose largest record timestamp
+	// (its file's modification time if no record has one) is older than
+	// now - DeleteRetentionMs. Negative keeps tombstones forever.
+	DeleteRetentionMs int64
+	// MinCompactionLagMs (min.compaction.lag.ms): the cleanable range ends
+	// at the first dirty segment holding a record newer than this.
+	MinCompactionLagMs int64
+	// ProducerIDExpirationMs (producer.id.expiration.ms): the last batch of
+	// a producer ID is kept, emptied if need be, so that the producer's
+	// sequence and epoch survive a rebuild of the producer state from the
+	// log; when this is > 0 that stops once the batch is older than this.
+	// 0 keeps them forever.
+	ProducerIDExpirationMs int64
+	// Now is the clock; nil means the log's clock.
+	Now func() time.Time
+
+	// Tests: sleep replaces the throttle's sleep; hook is called at each
+	// step of a clean and a non-nil error stops the clean on the spot, as
+	// a crash would (nothing is cleaned up).
+	sleep func(ctx context.Context, d time.Duration) error
+	hook  func(step cleanStep) error
+}
+
+// CleanStats describes one Clean.
+type CleanStats struct {
+	BytesRead, BytesWritten     int64
+	RecordsRead, RecordsRemoved int64
+	// SegmentsCleaned counts the segments replaced by cleaned ones.
+	SegmentsCleaned int
+	// FirstDirtyOffset is where the dirty section began; CleanedUpTo is
+	// the new cleaner checkpoint. CleanedUpTo below the first uncleanable
+	// offset means the offset map was full: call Clean again.
+	FirstDirtyOffset, CleanedUpTo int64
+}
+
+// cleanStep names the points where a test may interrupt a clean.
+type cleanStep int
+
+const (
+	stepMapBuilt       cleanStep = iota // offset map complete
+	stepCleanedWritten                  // a group's .cleaned files written and synced
+	stepSwapIndexes                     // its index files renamed to .swap, the .log not yet
+	stepSwapCommitted                   // its .log renamed to .swap and the directory synced
+	stepInstalled                       // the new segment replaced the old ones in memory
+	stepOldDeleted                      // one old segment's files deleted (once per segment)
+	stepIndexesRenamed                  // the index files have their final names
+	stepRenamed                         // the .log has its final name
+	stepCheckpointed                    // the cleaner checkpoint written
+)
+
+// cleanerState is the Log's part of the cleaner.
+type cleanerState struct {
+	runMu   sync.Mutex // held by a running Clean; Close waits for it
+	swapMu  sync.Mutex // held while a clean swaps segments; retention takes it too
+	mu      sync.Mutex
+	cancel  context.CancelFunc // mu: stops the running Clean
+	stopped bool               // mu: the log is closing
+}
+
+// stopCleaner cancels a running Clean and waits for it to return. Close
+// calls it first, before taking any other lock.
+func (l *Log) stopCleaner() {
+	l.cleaner.mu.Lock()
+	l.cleaner.stopped = true
+	if l.cleaner.cancel != nil {
+		l.cleaner.cancel()
+	}
+	l.cleaner.mu.Unlock()
+	l.cleaner.runMu.Lock() // wait for a running Clean to return
+	l.cleaner.runMu.Unlock()
+}
+
+// errSourcesGone: retention deleted segments of a group while it was being
+// cleaned; the group is dropped and the clean goes on.
+var errSourcesGone = errors.New("segments deleted while being cleaned")
+
+// cleanSource is a segment as the cleaner saw it when it started, with a
+// reference held.
+type cleanSource struct {
+	s       *segment
+	size    int64
+	entries []offsetEntry
+	next    int64 // base offset of the following segment (log end offset for the last)
+	maxTs   int64
+	synced  bool
+}
+
+// producerLast is the last batch of a producer ID in the log.
+type producerLast struct {
+	lastOffset int64
+	maxTs      int64
+}
+
+// cleanerSnapshot references every segment of the log.
+func (l *Log) cleanerSnapshot() (segs []cleanSource, lso, leo int64, err error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return nil, 0, 0, ErrClosed
+	}
+	for i, s := range l.segs {
+		next := l.leo
+		if i+1 < len(l.segs) {
+			next = l.segs[i+1].base
+		}
+		s.incRef()
+		segs = append(segs, cleanSource{s: s, size: s.size, entries: s.offIdx.entries, next: next, maxTs: s.maxTs, synced: s.synced.Load()})
+	}
+	return segs, l.lso, l.leo, nil
+}
+
+func releaseSources(segs []cleanSource) {
+	for _, src := range segs {
+		src.s.decRef()
+	}
+}
+
+// firstDirtyOffset reads the cleaner checkpoint: the dirty section starts
+// there, or at the log start offset when the checkpoint is missing, behind
+// it, or beyond the log end (the log was truncated or replaced).
+func (l *Log) firstDirtyOffset(lso, leo int64) int64 {
+	cp, ok := l.readOffsetFile(cleanerCheckpointFile)
+	if !ok || cp > leo {
+		return lso
+	}
+	return max(cp, lso)
+}
+
+// segmentLargestTimestamp is the newest record timestamp of src, or its
+// file's modification time when no record has one (as Kafka does); nowMs
+// when neither is known, which keeps the segment young.
+func segmentLargestTimestamp(src cleanSource, nowMs int64) int64 {
+	if src.maxTs >= 0 {
+		return src.maxTs
+	}
+	st, err := src.s.log.Stat()
+	if err != nil {
+		return nowMs
+	}
+	return st.ModTime().UnixMilli()
+}
+
+// firstUncleanableOffset is where the cleanable range ends: the active
+// segment's base offset, or earlier at the first segment not yet fsynced
+// (when onlySynced: a clean must never make durable a removal whose reason
+// could be lost in a crash) or the first dirty segment with a record newer
+// than lagMs.
+func firstUncleanableOffset(segs []cleanSource, firstDirty, nowMs, lagMs int64, onlySynced bool) int64 {
+	last := len(segs) - 1
+	end := segs[last].s.base
+	for _, src := range segs[:last] {
+		if src.s.base >= end {
+			break
+		}
+		if onlySynced && !src.synced {
+			end = src.s.base
+			break
+		}
+		if lagMs > 0 && src.next > firstDirty && src.size > 0 && segmentLargestTimestamp(src, nowMs) > nowMs-lagMs {
+			end = src.s.base
+			break
+		}
+	}
+	return end
+}
+
+func (c CleanerConfig) nowMs(logCfg Config) int64 {
+	if c.Now != nil {
+		return c.Now().UnixMilli()
+	}
+	return logCfg.Now().UnixMilli()
+}
+
+// config returns a copy of the log's configuration (SetConfig replaces it
+// under appendMu).
+func (l *Log) config() Config {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	return l.cfg
+}
+
+// DirtyRatio returns the share of the cleanable part of the log that is
+// dirty (written since the cleaner checkpoint), for
+// min.cleanable.dirty.ratio, and the dirty bytes. Segments are counted
+// whole: the one holding the checkpoint counts as dirty. A closed log, or
+// one with nothing cleanable, gives 0, 0.
+func (l *Log) DirtyRatio(cfg CleanerConfig) (ratio float64, cleanableBytes int64) {
+	segs, lso, leo, err := l.cleanerSnapshot()
+	if err != nil {
+		return 0, 0
+	}
+	defer releaseSources(segs)
+	nowMs := cfg.nowMs(l.config())
+	firstDirty := l.firstDirtyOffset(lso, leo)
+	end := firstUncleanableOffset(segs, firstDirty, nowMs, cfg.MinCompactionLagMs, false)
+	if end <= firstDirty {
+		return 0, 0
+	}
+	var clean, dirty int64
+	for _, src := range segs[:len(segs)-1] {
+		switch {
+		case src.next <= firstDirty:
+			clean += src.size
+		case src.s.base < end:
+			dirty += src.size
+		}
+	}
+	if dirty == 0 {
+		return 0, 0
+	}
+	return float64(dirty) / float64(clean+dirty), dirty
+}
+
+// Clean compacts the log once (see the top of this file). It returns what
+// it did; on an error the log is still correct, with the groups swapped in
+// before the error cleaned and the rest as they were. Only one Clean runs
+// at a time per log; Close cancels a running one and waits for it.
+func (l *Log) Clean(ctx context.Context, cfg CleanerConfig) (CleanStats, error) {
+	l.cleaner.runMu.Lock()
+	defer l.cleaner.runMu.Unlock()
+	l.cleaner.mu.Lock()
+	if l.cleaner.stopped {
+		l.cleaner.mu.Unlock()
+		return CleanStats{}, ErrClosed
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	l.cleaner.cancel = cancel
+	l.cleaner.mu.Unlock()
+	defer func() {
+		l.cleaner.mu.Lock()
+		l.cleaner.cancel = nil
+		l.cleaner.mu.Unlock()
+		cancel()
+	}()
+
+	// Make rolled segments durable first: only they are cleaned.
+	if err := l.Sync(); err != nil {
+		return CleanStats{}, err
+	}
+	c := &cleaning{l: l, ctx: ctx, cfg: cfg, logCfg: l.config()}
+	if c.cfg.DedupeBufferBytes == 0 {
+		c.cfg.DedupeBufferBytes = DefaultDedupeBufferBytes
+	}
+	c.nowMs = cfg.nowMs(c.logCfg)
+	clock := cfg.Now
+	if clock == nil {
+		clock = c.logCfg.Now
+	}
+	c.throttle = throttler{rate: cfg.IOMaxBytesPerSecond, now: clock, sleep: cfg.sleep, start: clock()}
+	if c.throttle.sleep == nil {
+		c.throttle.sleep = sleepCtx
+	}
+	var err error
+	var lso, leo int64
+	if c.segs, lso, leo, err = l.cleanerSnapshot(); err != nil {
+		return CleanStats{}, err
+	}
+	defer releaseSources(c.segs)
+	c.firstDirty = l.firstDirtyOffset(lso, leo)
+	c.end = firstUncleanableOffset(c.segs, c.firstDirty, c.nowMs, cfg.MinCompactionLagMs, true)
+	stats, err := c.run()
+	if err != nil && l.cleanerStopped() && !c.crashed {
+		err = fmt.Errorf("%w: clean stopped: %v", ErrClosed, err)
+	}
+	return stats, err
+}
+
+func (l *Log) cleanerStopped() bool {
+	l.cleaner.mu.Lock()
+	defer l.cleaner.mu.Unlock()
+	return l.cleaner.stopped
+}
+
+// cleaning is the state of one Clean.
+type cleaning struct {
+	l      *Log
+	ctx    context.Context
+	cfg    CleanerConfig
+	logCfg Config
+	nowMs  int64
+
+	segs       []cleanSource // the whole log when the clean started
+	firstDirty int64
+	end        int64 // first uncleanable offset
+	mapEnd     int64 // the offset map covers [firstDirty, mapEnd)
+	om         *offsetMap
+	producers  map[int64]producerLast
+
+	throttle throttler
+	stats    CleanStats
+	crashed  bool // a test hook stopped the clean: leave everything as it is
+
+	br     *bufio.Reader
+	buf    []byte // the batch being read
+	rawBuf []byte // retained records of the batch being filtered
+	outBuf []byte // the rewritten batch
+	idxBuf []byte
+}
+
+func (c *cleaning) hook(step cleanStep) error {
+	if c.cfg.hook == nil {
+		return nil
+	}
+	if err := c.cfg.hook(step); err != nil {
+		c.crashed = true
+		return err
+	}
+	return nil
+}
+
+// checkStop reports a cancelled context.
+func (c *cleaning) checkStop() error {
+	return c.ctx.Err()
+}
+
+func (c *cleaning) run() (CleanStats, error) {
+	c.stats.FirstDirtyOffset, c.stats.CleanedUpTo = c.firstDirty, c.firstDirty
+	if c.end <= c.firstDirty {
+		return c.stats, nil
+	}
+	if err := c.scanProducers(); err != nil {
+		return c.stats, err
+	}
+	if err := c.buildOffsetMap(); err != nil {
+		return c.stats, err
+	}
+	if err := c.hook(stepMapBuilt); err != nil {
+		return c.stats, err
+	}
+	for _, g := range c.groups() {
+		err := c.cleanGroup(g)
+		if errors.Is(err, errSourcesGone) {
+			c.l.logger.Info("cleaner skipped segments deleted by retention meanwhile", "base_offset", g[0].s.base)
+			continue
+		}
+		if err != nil {
+			return c.stats, err
+		}
+	}
+	if err := writeOffsetFile(c.l.dir, cleanerCheckpointFile, c.mapEnd); err != nil {
+		return c.stats, err
+	}
+	if err := c.hook(stepCheckpointed); err != nil {
+		return c.stats, err
+	}
+	c.stats.CleanedUpTo = c.mapEnd
+	c.l.logger.Info("log cleaned",
+		"first_dirty_offset", c.firstDirty, "cleaned_up_to", c.mapEnd, "first_uncleanable_offset", c.end,
+		"keys", c.om.len(), "segments", c.stats.SegmentsCleaned,
+		"records_read", c.stats.RecordsRead, "records_removed", c.stats.RecordsRemoved,
+		"bytes_read", c.stats.BytesRead, "bytes_written", c.stats.BytesWritten)
+	return c.stats, nil
+}
+
+// scanProducers finds the last batch of every producer ID in the log, from
+// batch headers (transaction markers excluded, as the partition's producer
+// state ignores them).
+func (c *cleaning) scanProducers() error {
+	c.producers = map[int64]producerLast{}
+	for _, src := range c.segs {
+		if err := c.checkStop(); err != nil {
+			return err
+		}
+		hr := newHeaderReader(src.s.log, src.s.logPath, src.size)
+		for pos := int64(0); ; {
+			h, err := hr.header(pos)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				hr.release()
+				return err
+			}
+			if h.ProducerID >= 0 && !h.IsControl() {
+				c.producers[h.ProducerID] = producerLast{lastOffset: h.LastOffset(), maxTs: h.MaxTimestamp}
+			}
+			pos += int64(h.Size())
+		}
+		hr.release()
+	}
+	return nil
+}
+
+// buildOffsetMap maps every key of the dirty section to its latest offset,
+// stopping at the first record with a new key that does not fit.
+func (c *cleaning) buildOffsetMap() error {
+	om, err := newOffsetMap(c.cfg.DedupeBufferBytes, c.end-c.firstDirty)
+	if err != nil {
+		return err
+	}
+	c.om, c.mapEnd = om, c.end
+	full := false
+	for _, src := range c.segs {
+		if src.next <= c.firstDirty {
+			continue
+		}
+		if src.s.base >= c.end || full {
+			break
+		}
+		pos := int64(0)
+		if c.firstDirty > src.s.base {
+			pos = lookupOffset(src.entries, c.firstDirty-src.s.base)
+		}
+		err := c.forEachBatch(src, pos, func(batch []byte, h *BatchHeader) error {
+			if h.LastOffset() < c.firstDirty || transactionalBatchAction(h) != cleanRecords {
+				return nil
+			}
+			payload, err := decompress(h.Compression(), batch[BatchHeaderSize:], MaxDecompressedBytes)
+			if err != nil {
+				return err
+			}
+			return forEachRawRecord(h, payload, func(r *rawRecord) error {
+				if r.offset < c.firstDirty || r.key == nil {
+					return nil
+				}
+				if !om.put(hashKey(r.key), r.offset) {
+					c.mapEnd, full = r.offset, true
+					return errStopScan
+				}
+				return nil
+			})
+		})
+		if err != nil && !errors.Is(err, errStopScan) {
+			return fmt.Errorf("clean %s: %w", src.s.logPath, err)
+		}
+	}
+	return nil
+}
+
+// groups splits the segments below the map's end into runs that fit in one
+// segment: at most segment.bytes (and 2 GiB) of input, offsets within 2^31
+// of the first base. Inputs only shrink when cleaned, so the output fits;
+// small cleaned segments merge on the next clean.
+func (c *cleaning) groups() [][]cleanSource {
+	var gs [][]cleanSource
+	var cur []cleanSource
+	var size int64
+	limit := min(c.logCfg.SegmentBytes, math.MaxInt32)
+	for _, src := range c.segs[:len(c.segs)-1] {
+		if src.s.base >= c.mapEnd {
+			break
+		}
+		if len(cur) > 0 && (size+src.size > limit || src.next-1-cur[0].s.base > math.MaxInt32) {
+			gs = append(gs, cur)
+			cur, size = nil, 0
+		}
+		cur = append(cur, src)
+		size += src.size
+	}
+	if len(cur) > 0 {
+		gs = append(gs, cur)
+	}
+	return gs
+}
+
+// batchAction is what the cleaner does with a batch as a whole.
+type batchAction int
+
+const (
+	// cleanRecords: an ordinary batch; its keys enter the offset map and
+	// its records may be removed.
+	cleanRecords batchAction = iota
+	// keepUntouched: copied as it is; its records neither supersede
+	// other records nor are superseded.
+	keepUntouched
+)
+
+// transactionalBatchAction is the hook for the transactions issue. Today
+// control batches (transaction markers) and transactional batches are kept
+// untouched and do not take part in compaction, which is safe and only
+// costs space. Kafka's cleaner instead (1) drops the batches of aborted
+// transactions (it needs the aborted-transaction index), (2) treats the
+// records of committed transactions like any other, and (3) removes a
+// transaction's marker once the transaction has no data left and
+// delete.retention.ms has passed. Those rules belong here and in
+// filterBatch once the partition keeps transaction state.
+func transactionalBatchAction(h *BatchHeader) batchAction {
+	if h.IsControl() || h.IsTransactional() {
+		return keepUntouched
+	}
+	return cleanRecords
+}
+
+// cleanGroup writes the cleaned copy of a group of segments and swaps it in.
+func (c *cleaning) cleanGroup(g []cleanSource) (err error) {
+	out, err := c.createCleaned(g)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			out.abort(!c.crashed)
+		}
+	}()
+	// The recovery of an interrupted swap (cleaner_swap.go) replaces the
+	// segments whose base offsets lie between the new segment's base and
+	// its last offset. So the new segment must reach into the last old
+	// segment that holds batches: if nothing of that one survives, its
+	// last batch stays, emptied.
+	var lastHeader BatchHeader
+	lastSeen, lastWritten := -1, -1
+	for i, src := range g {
+		expire := c.tombstonesExpire(src)
+		err := c.forEachBatch(src, 0, func(batch []byte, h *BatchHeader) error {
+			lastHeader, lastSeen = *h, i
+			b, err := c.filterBatch(batch, h, expire)
+			if err != nil || b == nil {
+				return err
+			}
+			lastWritten = i
+			return out.add(c, b)
+		})
+		if err != nil {
+			return fmt.Errorf("clean %s: %w", src.s.logPath, err)
+		}
+	}
+	if lastSeen < 0 {
+		// Only empty segments (never produced by this package): leave them.
+		return errSourcesGone
+	}
+	if lastWritten < lastSeen {
+		c.outBuf = emptyBatch(c.outBuf[:0], lastHeader)
+		if err := out.add(c, c.outBuf); err != nil {
+			return err
+		}
+	}
+	if err := out.finish(c, g[len(g)-1].next); err != nil {
+		return err
+	}
+	return c.commit(g, out)
+}
+
+// tombstonesExpire reports whether tombstones in src are past
+// delete.retention.ms.
+func (c *cleaning) tombstonesExpire(src cleanSource) bool {
+	if c.cfg.DeleteRetentionMs < 0 {
+		return false
+	}
+	return segmentLargestTimestamp(src, c.nowMs) < c.nowMs-c.cfg.DeleteRetentionMs
+}
+
+// retain decides one record's fate.
+func (c *cleaning) retain(r *rawRecord, tombstonesExpire bool) bool {
+	if r.key == nil || r.offset >= c.mapEnd {
+		// Keyless records are kept (the broker refuses them on compacted
+		// topics). Records after the map's end are dirty and unmapped:
+		// nothing may be removed for them, tombstones included, or an
+		// older value of their key could reappear.
+		return true
+	}
+	if latest, ok := c.om.get(hashKey(r.key)); ok && latest > r.offset {
+		return false
+	}
+	return !(r.nullValue && tombstonesExpire)
+}
+
+// filterBatch returns what is left of a batch: the batch itself when no
+// record goes, a re-encoded batch, an empty batch, or nil.
+func (c *cleaning) filterBatch(batch []byte, h *BatchHeader, tombstonesExpire bool) ([]byte, error) {
+	if transactionalBatchAction(h) == keepUntouched {
+		c.stats.RecordsRead += int64(h.NumRecords)
+		return batch, nil
+	}
+	payload, err := decompress(h.Compression(), batch[BatchHeaderSize:], MaxDecompressedBytes)
+	if err != nil {
+		return nil, err
+	}
+	raw := c.rawBuf[:0]
+	kept, removed := int32(0), int32(0)
+	err = forEachRawRecord(h, payload, func(r *rawRecord) error {
+		if c.retain(r, tombstonesExpire) {
+			raw = append(raw, r.raw...)
+			kept++
+		} else {
+			removed++
+		}
+		return nil
+	})
+	c.rawBuf = raw
+	if err != nil {
+		return nil, err
+	}
+	c.stats.RecordsRead += int64(kept + removed)
+	c.stats.RecordsRemoved += int64(removed)
+	switch {
+	case removed == 0:
+		return batch, nil
+	case kept > 0:
+		xerial := h.Compression() == CompressionSnappy && bytes.HasPrefix(batch[BatchHeaderSize:], xerialMagic)
+		comp, err := compressRecords(h.Compression(), raw, xerial)
+		if err != nil {
+			return nil, fmt.Errorf("re-encode batch at offset %d: %w", h.BaseOffset, err)
+		}
+		nh := *h
+		nh.Length = int32(minBatchLength + len(comp))
+		nh.NumRecords = kept
+		c.outBuf = append(nh.AppendTo(c.outBuf[:0]), comp...)
+		SetCRC(c.outBuf)
+		return c.outBuf, nil
+	case c.keepEmptyBatch(h):
+		c.outBuf = emptyBatch(c.outBuf[:0], *h)
+		return c.outBuf, nil
+	}
+	return nil, nil
+}
+
+// keepEmptyBatch reports whether a batch that lost all its records stays
+// as an empty batch: the last batch of a producer ID does, as in Kafka, so
+// that rebuilding the producer state from batch headers
+// (internal/partition) still finds the producer's epoch and last sequence
+// and keeps rejecting out-of-order or fenced writes. Only the duplicate
+// window shrinks to the batches still in the log. With
+// ProducerIDExpirationMs the batch goes once the producer is that old.
+func (c *cleaning) keepEmptyBatch(h *BatchHeader) bool {
+	if h.ProducerID < 0 {
+		return false
+	}
+	p, ok := c.producers[h.ProducerID]
+	if !ok || p.lastOffset != h.LastOffset() {
+		return false
+	}
+	exp := c.cfg.ProducerIDExpirationMs
+	return exp <= 0 || p.maxTs >= c.nowMs-exp
+}
+
+// emptyBatch appends to dst a batch with h's offsets, producer fields and
+// timestamps but no records (uncompressed: there is nothing to compress).
+// Consumers skip it; Kafka writes the same for producers' last batches.
+func emptyBatch(dst []byte, h BatchHeader) []byte {
+	h.Length = minBatchLength
+	h.NumRecords = 0
+	h.Attributes &^= attrCompressionMask
+	start := len(dst)
+	dst = h.AppendTo(dst)
+	SetCRC(dst[start:])
+	return dst
+}
+
+// rawRecord is what the cleaner needs of a record, with its encoding.
+type rawRecord struct {
+	raw       []byte // the whole record, length prefix included
+	offset    int64
+	key       []byte // nil for a null key
+	nullValue bool
+}
+
+// forEachRawRecord walks the records of a decompressed batch payload.
+// Record offsets must lie within the batch.
+func forEachRawRecord(h *BatchHeader, payload []byte, fn func(r *rawRecord) error) error {
+	b := payload
+	var r rawRecord
+	for i := int32(0); i < h.NumRecords; i++ {
+		n, err := parseRawRecord(h, b, &r)
+		if err != nil {
+			return fmt.Errorf("record %d of batch at offset %d: %w", i, h.BaseOffset, err)
+		}
+		if err := fn(&r); err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	if len(b) != 0 {
+		return fmt.Errorf("%w: %d bytes after the last of %d records of batch at offset %d", ErrCorruptMessage, len(b), h.NumRecords, h.BaseOffset)
+	}
+	return nil
+}
+
+// parseRawRecord decodes the start of the record at the front of b.
+func parseRawRecord(h *BatchHeader, b []byte, r *rawRecord) (int, error) {
+	length, n := binary.Varint(b)
+	if n <= 0 {
+		return 0, errTruncatedRecord
+	}
+	if length < 1 || length > int64(len(b)-n) {
+		return 0, fmt.Errorf("%w: record length %d with %d bytes left", ErrCorruptMessage, length, len(b)-n)
+	}
+	total := n + int(length)
+	d := recordDecoder{b: b[n+1 : total]} // after the attributes byte
+	if _, err := d.varint(); err != nil { // timestamp delta
+		return 0, err
+	}
+	offDelta, err := d.varint()
+	if err != nil {
+		return 0, err
+	}
+	if offDelta < 0 || offDelta > int64(h.LastOffsetDelta) {
+		return 0, fmt.Errorf("%w: offset delta %d outside the batch's 0..%d", ErrCorruptMessage, offDelta, h.LastOffsetDelta)
+	}
+	key, err := d.bytes()
+	if err != nil {
+		return 0, err
+	}
+	vlen, err := d.varint()
+	if err != nil {
+		return 0, err
+	}
+	if vlen < -1 || vlen > int64(len(d.b)) {
+		return 0, fmt.Errorf("%w: value length %d with %d bytes left", ErrCorruptMessage, vlen, len(d.b))
+	}
+	*r = rawRecord{raw: b[:total], offset: h.BaseOffset + offDelta, key: key, nullValue: vlen == -1}
+	return total, nil
+}
+
+// forEachBatch reads src's batches from file position pos, checking each
+// (framing and CRC), and calls fn with the whole batch (valid until fn
+// returns). Reads are throttled.
+func (c *cleaning) forEachBatch(src cleanSource, pos int64, fn func(batch []byte, h *BatchHeader) error) error {
+	s := src.s
+	if c.br == nil {
+		c.br = bufio.NewReaderSize(nil, 256<<10)
+	}
+	c.br.Reset(io.NewSectionReader(s.log, pos, src.size-pos))
+	for pos < src.size {
+		if err := c.checkStop(); err != nil {
+			return err
+		}
+		if src.size-pos < BatchHeaderSize {
+			return fmt.Errorf("%w: %s: %d trailing bytes at position %d", ErrCorruptMessage, s.logPath, src.size-pos, pos)
+		}
+		if cap(c.buf) < BatchHeaderSize {
+			c.buf = make([]byte, 64<<10)
+		}
+		if _, err := io.ReadFull(c.br, c.buf[:BatchHeaderSize]); err != nil {
+			return fmt.Errorf("read %s at %d: %w", s.logPath, pos, err)
+		}
+		h := parseHeader(c.buf)
+		size := int64(h.Size())
+		if h.Magic != 2 || h.Length < minBatchLength || size > src.size-pos || h.LastOffsetDelta < 0 {
+			return fmt.Errorf("%w: %s: bad batch header at position %d (magic %d, length %d)", ErrCorruptMessage, s.logPath, pos, h.Magic, h.Length)
+		}
+		if int64(cap(c.buf)) < size {
+			nb := make([]byte, size)
+			copy(nb, c.buf[:BatchHeaderSize])
+			c.buf = nb
+		}
+		batch := c.buf[:size]
+		if _, err := io.ReadFull(c.br, batch[BatchHeaderSize:]); err != nil {
+			return fmt.Errorf("read %s at %d: %w", s.logPath, pos, err)
+		}
+		if crc := batchCRC(batch); crc != h.CRC {
+			return fmt.Errorf("%w: %s: batch at position %d has crc %08x, computed %08x", ErrCorruptMessage, s.logPath, pos, h.CRC, crc)
+		}
+		c.stats.BytesRead += size
+		if err := c.throttle.add(c.ctx, size); err != nil {
+			return err
+		}
+		if err := fn(batch, &h); err != nil {
+			return err
+		}
+		pos += size
+	}
+	return nil
+}
+
+// throttler keeps the average rate of the bytes it is told about at or
+// below rate bytes per second since start (log.cleaner.io.max.bytes.per.second).
+type throttler struct {
+	rate  float64
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
+	start time.Time
+	bytes float64
+	slept time.Duration
+}
+
+// throttleMinSleep avoids sleeping for tiny amounts after every batch.
+const throttleMinSleep = 10 * time.Millisecond
+
+func (t *throttler) add(ctx context.Context, n int64) error {
+	if t.rate <= 0 || math.IsInf(t.rate, 1) || math.IsNaN(t.rate) {
+		return nil
+	}
+	t.bytes += float64(n)
+	due := time.Duration(t.bytes / t.rate * float64(time.Second))
+	if d := due - t.now().Sub(t.start); d >= throttleMinSleep {
+		t.slept += d
+		return t.sleep(ctx, d)
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
