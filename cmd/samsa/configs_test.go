@@ -5,14 +5,20 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // runAdmin runs `samsa configs ...` or `samsa logdirs ...` against addr;
@@ -362,4 +368,47 @@ func TestParseConfigPairs(t *testing.T) {
 			t.Errorf("parseConfigPairs(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
 	}
+}
+
+// Against a cluster that allows dynamic broker configs (franz-go's kfake,
+// three brokers), a bare --broker picks the broker --bootstrap-server names,
+// and a changed broker config reads back as DYNAMIC_BROKER_CONFIG.
+func TestConfigsBrokerInCluster(t *testing.T) {
+	checkNoGoroutineLeak(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(3))
+	if err != nil {
+		t.Fatalf("start kfake cluster: %v", err)
+	}
+	t.Cleanup(c.Close)
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := kadm.NewClient(cl).BrokerMetadata(context.Background())
+	cl.Close()
+	if err != nil || len(md.Brokers) != 3 {
+		t.Fatalf("broker metadata: %v, %d brokers", err, len(md.Brokers))
+	}
+	for _, b := range md.Brokers {
+		addr := net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
+		r := mustRunAdmin(t, addr, "configs", "alter", "--broker", "--validate-only", "--set", "log.retention.ms=1000")
+		if want := fmt.Sprintf("Validated config changes for broker %d; nothing was changed (--validate-only).\n", b.NodeID); r.stdout != want {
+			t.Errorf("alter --broker via %s printed %q, want %q", addr, r.stdout, want)
+		}
+	}
+
+	addr := c.ListenAddrs()[0]
+	if r := mustRunAdmin(t, addr, "configs", "alter", "--broker", "--set", "log.retention.ms=3600000"); !strings.HasPrefix(r.stdout, "Completed updating config for broker ") {
+		t.Errorf("alter --broker printed %q", r.stdout)
+	}
+	got := tableRow(cells(mustRunAdmin(t, addr, "configs", "describe", "--broker").stdout), "log.retention.ms")
+	if want := "log.retention.ms | 3600000 | DYNAMIC_BROKER_CONFIG"; got != want {
+		t.Errorf("describe --broker after alter: %q, want %q", got, want)
+	}
+
+	// A bootstrap address that is no broker's advertised one is ambiguous
+	// in a cluster.
+	_, port, _ := net.SplitHostPort(addr)
+	runAdminErr(t, "localhost:"+port, "name one with --broker ID (brokers: 0, 1, 2)", "configs", "describe", "--broker")
 }
