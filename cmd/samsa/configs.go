@@ -55,8 +55,8 @@ func addConfigTargetFlags(cmd *cobra.Command, t *configTarget) {
 	fs := cmd.Flags()
 	fs.StringVar(&t.topic, "topic", "", "the topic whose configs to use")
 	fs.StringVar(&t.broker, "broker", "",
-		"the broker whose configs to use, by node ID (--broker 1 or --broker=1); "+
-			"without an ID, the broker --bootstrap-server points at")
+		"the broker whose configs to use, by node `ID` (--broker 1 or --broker=1); "+
+			"a bare --broker means the one --bootstrap-server points at")
 	fs.Lookup("broker").NoOptDefVal = brokerSelf
 }
 
@@ -351,8 +351,8 @@ func newConfigsAlterCmd(cf *clientFlags) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "alter (--topic NAME | --broker [ID]) [--set k=v,...] [--delete k,...] [--append k=v] [--subtract k=v]",
-		Short: "Change the configs of a topic (IncrementalAlterConfigs)",
-		Long: "Change some configs of a topic and leave the others as they are\n" +
+		Short: "Change the configs of a topic or a broker (IncrementalAlterConfigs)",
+		Long: "Change some configs of a topic or a broker and leave the others as they are\n" +
 			"(IncrementalAlterConfigs, KIP-339).\n\n" +
 			"--set k=v sets a config on the topic; --delete k removes it, so the topic\n" +
 			"falls back to the broker's value; --append and --subtract add items to or\n" +
