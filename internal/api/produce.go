@@ -50,8 +50,6 @@ func (b *Broker) handleProduce(req *kmsg.ProduceRequest) server.Reply {
 				err = errorf(kerr.UnsupportedForMessageFormat, "Produce v%d carries message format v0/v1, which this broker does not store; use Produce v3+ (RecordBatch v2)", req.Version)
 			case nameErr != nil:
 				err = nameErr
-			case req.TransactionID != nil:
-				err = errorf(kerr.TransactionalIDAuthorizationFailed, "transactions are not implemented yet")
 			default:
 				res, err = b.appendTo(name, rp.Partition, rp.Records, req.Acks)
 			}
@@ -136,6 +134,8 @@ func produceError(err error) (int16, *string) {
 		code = kerr.InvalidProducerEpoch
 	case errors.Is(err, partition.ErrTransactionalBatch):
 		code = kerr.InvalidRecord
+	case errors.Is(err, partition.ErrTxnNotStarted):
+		code = kerr.InvalidTxnState
 	case errors.Is(err, partition.ErrInvalidTimestamp):
 		code = kerr.InvalidTimestamp
 	case errors.Is(err, partition.ErrKeylessOnCompacted):

@@ -47,6 +47,8 @@ type Partition struct {
 
 	mu          sync.Mutex // serialises appends and guards producer state
 	producers   producers
+	txns        txnState
+	verifyTxn   func(producerID int64, epoch int16) error
 	unflushed   int64     // messages appended since the last requested flush
 	oldestDirty time.Time // when the oldest unflushed append happened
 	closed      bool
@@ -64,7 +66,7 @@ func Open(dir, topic string, index int32, cfg Config, clean bool, logger *slog.L
 	if err != nil {
 		return nil, fmt.Errorf("open log of %s-%d: %w", topic, index, err)
 	}
-	ps, err := loadProducers(dir, l)
+	ps, txns, err := loadProducers(dir, l)
 	if err != nil {
 		l.Close()
 		return nil, fmt.Errorf("rebuild producer state of %s-%d: %w", topic, index, err)
@@ -74,7 +76,7 @@ func Open(dir, topic string, index int32, cfg Config, clean bool, logger *slog.L
 		now = time.Now
 	}
 	return &Partition{Topic: topic, Index: index, dir: dir, cfg: cfg, log: l, lg: lg,
-		producers: ps, waiters: make(map[*Waiter]struct{}), now: now}, nil
+		producers: ps, txns: txns, waiters: make(map[*Waiter]struct{}), now: now}, nil
 }
 
 // LeaderEpoch is the partition's leader epoch (constant on a single node).
@@ -111,9 +113,17 @@ var ErrInvalidTimestamp = errors.New("timestamp out of the range the topic accep
 // ErrKeylessOnCompacted refuses records without a key on compacted topics.
 var ErrKeylessOnCompacted = errors.New("compacted topic cannot accept a record without a key")
 
-// ErrTransactionalBatch refuses transactional and control batches from
-// producers until transactions are implemented.
-var ErrTransactionalBatch = errors.New("transactional and control batches are not supported yet")
+// ErrTransactionalBatch refuses control batches from producers: only the
+// transaction coordinator writes markers.
+var ErrTransactionalBatch = errors.New("producers may not write control batches")
+
+// SetTxnVerifier installs the check that a transactional batch belongs to
+// an ongoing transaction of its producer (KIP-890); nil refuses them all.
+func (p *Partition) SetTxnVerifier(f func(producerID int64, epoch int16) error) {
+	p.mu.Lock()
+	p.verifyTxn = f
+	p.mu.Unlock()
+}
 
 // Append validates a produce request's record set and appends it. The
 // batches are modified in place (base offset, leader epoch, LogAppendTime).
@@ -123,7 +133,7 @@ func (p *Partition) Append(records []byte) (AppendResult, error) {
 		return AppendResult{}, err
 	}
 	for _, h := range hs {
-		if h.IsTransactional() || h.IsControl() {
+		if h.IsControl() {
 			return AppendResult{}, ErrTransactionalBatch
 		}
 	}
@@ -131,6 +141,22 @@ func (p *Partition) Append(records []byte) (AppendResult, error) {
 	if p.closed {
 		p.mu.Unlock()
 		return AppendResult{}, ErrClosed
+	}
+	for _, h := range hs {
+		if !h.IsTransactional() {
+			continue
+		}
+		if _, open := p.txns.Ongoing[h.ProducerID]; open {
+			continue
+		}
+		if p.verifyTxn == nil {
+			p.mu.Unlock()
+			return AppendResult{}, ErrTxnNotStarted
+		}
+		if err := p.verifyTxn(h.ProducerID, h.ProducerEpoch); err != nil {
+			p.mu.Unlock()
+			return AppendResult{}, err
+		}
 	}
 	if err := p.checkContent(records, hs); err != nil {
 		p.mu.Unlock()
@@ -180,6 +206,7 @@ func (p *Partition) Append(records []byte) (AppendResult, error) {
 	}
 	for _, h := range hs {
 		p.producers.update(h, appendTime)
+		p.txns.observe(h, false)
 	}
 	var n int64
 	for _, h := range hs {
@@ -322,7 +349,7 @@ func (p *Partition) Close() error {
 		p.log.Close()
 		return err
 	}
-	if err := p.producers.save(p.dir, p.log.LogEndOffset()); err != nil {
+	if err := p.producers.save(p.dir, p.log.LogEndOffset(), p.txns); err != nil {
 		p.lg.Warn("could not save producer state snapshot", "err", err)
 	}
 	return p.log.Close()

@@ -76,9 +76,9 @@ func TestAppendRejectedRequestAppendsNothing(t *testing.T) {
 	}{
 		{"stale epoch after a valid batch", append(request(idem(1, 0, 1, 1)), request(idem(2, 2, 1, 1))...), nil, ErrInvalidProducerEpoch},
 		{"sequence gap after a valid batch", append(request(plain(3)), request(idem(1, 0, 5, 1))...), nil, ErrOutOfOrderSequence},
-		{"transactional batch", request(rb{pid: 5, epoch: 0, seq: 0, n: 1, attrs: attrTransactional}), nil, ErrTransactionalBatch},
+		{"transactional batch outside a transaction", request(rb{pid: 5, epoch: 0, seq: 0, n: 1, attrs: attrTransactional}), nil, ErrTxnNotStarted},
 		{"control batch", request(rb{pid: 5, epoch: 0, seq: -1, n: 1, attrs: attrControl}), nil, ErrTransactionalBatch},
-		{"transactional batch after a plain one", append(request(plain(1)), request(rb{pid: 5, epoch: 0, seq: 0, n: 2, attrs: attrTransactional})...), nil, ErrTransactionalBatch},
+		{"transactional batch after a plain one", append(request(plain(1)), request(rb{pid: 5, epoch: 0, seq: 0, n: 2, attrs: attrTransactional})...), nil, ErrTxnNotStarted},
 		{"bad crc", corrupt, nil, log.ErrCorruptMessage},
 		{"truncated", request(plain(2))[:70], nil, log.ErrCorruptMessage},
 		{"empty", nil, nil, log.ErrInvalidRecord},

@@ -125,13 +125,16 @@ func checkEntry(e *producerEntry, h log.BatchHeader) (dup batchMeta, isDup bool,
 
 // update records an appended batch (its header carries the assigned offset).
 func (ps producers) update(h log.BatchHeader, appendTime int64) {
-	if h.ProducerID < 0 || h.IsControl() {
+	if h.ProducerID < 0 {
 		return
 	}
 	e := ps[h.ProducerID]
 	if e == nil || h.ProducerEpoch > e.Epoch {
 		e = &producerEntry{Epoch: h.ProducerEpoch}
 		ps[h.ProducerID] = e
+	}
+	if h.IsControl() {
+		return // a marker may raise the epoch (fencing), it has no sequence
 	}
 	e.push(batchMeta{FirstSeq: h.BaseSequence, LastSeq: h.LastSequence(), FirstOffset: h.BaseOffset, LastOffset: h.LastOffset(), Timestamp: appendTime})
 }
@@ -143,10 +146,11 @@ const snapshotFile = "producer-state.json"
 type snapshot struct {
 	Offset    int64                    `json:"offset"`
 	Producers map[int64]*producerEntry `json:"producers"`
+	Txns      *txnState                `json:"txns,omitempty"`
 }
 
-func (ps producers) save(dir string, offset int64) error {
-	data, err := json.Marshal(snapshot{Offset: offset, Producers: ps})
+func (ps producers) save(dir string, offset int64, txns txnState) error {
+	data, err := json.Marshal(snapshot{Offset: offset, Producers: ps, Txns: &txns})
 	if err != nil {
 		return err
 	}
@@ -169,10 +173,12 @@ func (ps producers) save(dir string, offset int64) error {
 	return os.Rename(tmp, filepath.Join(dir, snapshotFile))
 }
 
-// loadProducers rebuilds the producer state: from the snapshot when it is
-// usable, then by scanning batch headers from the snapshot's offset.
-func loadProducers(dir string, l *log.Log) (producers, error) {
+// loadProducers rebuilds the producer and transaction state: from the
+// snapshot when it is usable, then by scanning batch headers from the
+// snapshot's offset (reading the marker type of control batches).
+func loadProducers(dir string, l *log.Log) (producers, txnState, error) {
 	ps := producers{}
+	txns := newTxnState()
 	from := l.LogStartOffset()
 	if data, err := os.ReadFile(filepath.Join(dir, snapshotFile)); err == nil {
 		var s snapshot
@@ -180,21 +186,42 @@ func loadProducers(dir string, l *log.Log) (producers, error) {
 			for id, e := range s.Producers {
 				ps[id] = e
 			}
+			if s.Txns != nil {
+				txns.Aborted = s.Txns.Aborted
+				for id, first := range s.Txns.Ongoing {
+					txns.Ongoing[id] = first
+				}
+			}
 			from = s.Offset
 		}
 	}
 	if from >= l.LogEndOffset() {
-		return ps, nil
+		return ps, txns, nil
 	}
 	err := l.ScanBatches(from, func(h log.BatchHeader) error {
-		if h.LastOffset() >= from {
-			ts := int64(-1)
-			if h.LogAppendTime() {
-				ts = h.MaxTimestamp
-			}
-			ps.update(h, ts)
+		if h.LastOffset() < from {
+			return nil
 		}
+		ts := int64(-1)
+		if h.LogAppendTime() {
+			ts = h.MaxTimestamp
+		}
+		ps.update(h, ts)
+		commit := false
+		if h.IsControl() && h.IsTransactional() {
+			batch, err := l.ReadBytes(h.BaseOffset, h.Size(), true)
+			if err != nil {
+				return err
+			}
+			typ, err := controlType(batch)
+			if err != nil {
+				return fmt.Errorf("control batch at %d: %w", h.BaseOffset, err)
+			}
+			commit = typ == controlCommit
+		}
+		txns.observe(h, commit)
 		return nil
 	})
-	return ps, err
+	txns.prune(l.LogStartOffset())
+	return ps, txns, err
 }

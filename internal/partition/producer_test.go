@@ -184,14 +184,15 @@ func TestProducerStateUpdate(t *testing.T) {
 		t.Fatalf("retry: %+v %v %v; want the original LogAppendTime 1234", d, isDup, err)
 	}
 
-	// Control batches (transaction markers) do not touch sequence state.
-	c := hdr(8, 0, -1, 1)
+	// Control batches (transaction markers) carry an epoch but no
+	// sequences: they can raise (fence) the epoch, never add batches.
+	c := hdr(3, 5, -1, 1)
 	c.Attributes = attrControl
 	ps.update(c, -1)
-	if _, ok := ps[8]; ok {
-		t.Fatal("control batch created producer state")
+	if e := ps[3]; e == nil || e.Epoch != 5 || len(e.Batches) != 0 {
+		t.Fatalf("marker with a higher epoch: %+v", e)
 	}
-	// Non-idempotent batches neither.
+	// Non-idempotent batches do not create state.
 	ps.update(hdr(-1, -1, -1, 1), -1)
 	if len(ps) != 1 {
 		t.Fatalf("state has %d producers, want 1", len(ps))
@@ -206,7 +207,7 @@ func TestProducerSnapshotRoundTrip(t *testing.T) {
 			{math.MaxInt32 - 1, 1, 100, 103, 1_700_000_000_123},
 		}},
 	}
-	if err := ps.save(dir, 104); err != nil {
+	if err := ps.save(dir, 104, newTxnState()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, snapshotFile+".tmp")); !os.IsNotExist(err) {
@@ -224,7 +225,7 @@ func TestProducerSnapshotRoundTrip(t *testing.T) {
 		t.Fatalf("snapshot round trip: offset %d producers %+v", s.Offset, s.Producers)
 	}
 	// A later save replaces the file.
-	if err := (producers{}).save(dir, 200); err != nil {
+	if err := (producers{}).save(dir, 200, newTxnState()); err != nil {
 		t.Fatal(err)
 	}
 	data, _ = os.ReadFile(filepath.Join(dir, snapshotFile))
@@ -236,7 +237,7 @@ func TestProducerSnapshotRoundTrip(t *testing.T) {
 
 func TestProducerSnapshotSaveError(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "missing")
-	if err := (producers{}).save(dir, 1); err == nil {
+	if err := (producers{}).save(dir, 1, newTxnState()); err == nil {
 		t.Fatal("save into a missing directory succeeded")
 	}
 }
@@ -283,14 +284,13 @@ func TestLoadProducersFromLog(t *testing.T) {
 	for i := range int32(6) {                   // 6-11: one more than the window
 		appendRaw(t, l, request(idem(1, 0, 3+i, 1)))
 	}
-	ctl := idem(3, 0, -1, 1)
-	ctl.attrs = attrControl | attrTransactional
-	appendRaw(t, l, request(ctl)) // 12: a transaction marker
+	appendRaw(t, l, log.EncodeBatch(log.BatchSpec{ProducerID: 3, ProducerEpoch: 0, Transactional: true, Control: true},
+		[]log.Record{{Key: []byte{0, 0, 0, controlCommit}, Value: []byte{0, 0, 0, 0, 0, 0}}})) // 12: a commit marker
 	lat := idem(4, 2, 0, 2)
 	lat.attrs = attrLogAppendTime
 	appendRaw(t, l, request(lat)) // 13-14, MaxTimestamp = ts+1
 
-	ps, err := loadProducers(dir, l)
+	ps, _, err := loadProducers(dir, l)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,6 +299,7 @@ func TestLoadProducersFromLog(t *testing.T) {
 			{4, 4, 7, 7, -1}, {5, 5, 8, 8, -1}, {6, 6, 9, 9, -1}, {7, 7, 10, 10, -1}, {8, 8, 11, 11, -1},
 		}},
 		2: {Epoch: 1, Batches: []batchMeta{{10, 10, 5, 5, -1}}},
+		3: {Epoch: 0}, // known from its marker
 		4: {Epoch: 2, Batches: []batchMeta{{0, 1, 13, 14, defaultCreateTime + 1}}},
 	}
 	if !reflect.DeepEqual(ps, want) {
@@ -314,7 +315,7 @@ func dump(ps producers) string {
 func TestLoadProducersEmptyLog(t *testing.T) {
 	dir := t.TempDir()
 	l := openLog(t, dir)
-	ps, err := loadProducers(dir, l)
+	ps, _, err := loadProducers(dir, l)
 	if err != nil || len(ps) != 0 {
 		t.Fatalf("empty log: %v, %v", ps, err)
 	}
@@ -323,7 +324,7 @@ func TestLoadProducersEmptyLog(t *testing.T) {
 // writeSnapshot writes a snapshot file by hand.
 func writeSnapshot(t *testing.T, dir string, offset int64, ps producers) {
 	t.Helper()
-	if err := ps.save(dir, offset); err != nil {
+	if err := ps.save(dir, offset, newTxnState()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -339,7 +340,7 @@ func TestLoadProducersSnapshotPlusTail(t *testing.T) {
 	marker := &producerEntry{Epoch: 9, Batches: []batchMeta{{0, 0, 1, 1, -1}}}
 	writeSnapshot(t, dir, 2, producers{1: {Epoch: 0, Batches: []batchMeta{{0, 1, 0, 1, -1}}}, 99: marker})
 
-	ps, err := loadProducers(dir, l)
+	ps, _, err := loadProducers(dir, l)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +354,7 @@ func TestLoadProducersSnapshotPlusTail(t *testing.T) {
 
 	// Snapshot exactly at the log end: nothing to scan.
 	writeSnapshot(t, dir, 4, producers{99: marker})
-	ps, err = loadProducers(dir, l)
+	ps, _, err = loadProducers(dir, l)
 	if err != nil || !reflect.DeepEqual(ps, producers{99: marker}) {
 		t.Fatalf("snapshot at log end: %s, %v", dump(ps), err)
 	}
@@ -371,7 +372,7 @@ func TestLoadProducersUnusableSnapshot(t *testing.T) {
 	path := filepath.Join(dir, snapshotFile)
 
 	writeSnapshot(t, dir, 9, bogus) // beyond the log end (log truncated after it)
-	if ps, err := loadProducers(dir, l); err != nil || !reflect.DeepEqual(ps, full) {
+	if ps, _, err := loadProducers(dir, l); err != nil || !reflect.DeepEqual(ps, full) {
 		t.Fatalf("snapshot past log end: %s, %v", dump(ps), err)
 	}
 	for name, content := range map[string]string{
@@ -382,7 +383,7 @@ func TestLoadProducersUnusableSnapshot(t *testing.T) {
 		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if ps, err := loadProducers(dir, l); err != nil || !reflect.DeepEqual(ps, full) {
+		if ps, _, err := loadProducers(dir, l); err != nil || !reflect.DeepEqual(ps, full) {
 			t.Fatalf("%s snapshot: %s, %v", name, dump(ps), err)
 		}
 	}
@@ -394,7 +395,7 @@ func TestLoadProducersUnusableSnapshot(t *testing.T) {
 	}
 	writeSnapshot(t, dir, 2, bogus)
 	want := producers{1: {Epoch: 0, Batches: []batchMeta{{4, 5, 4, 5, -1}, {6, 7, 6, 7, -1}}}}
-	if ps, err := loadProducers(dir, l); err != nil || !reflect.DeepEqual(ps, want) {
+	if ps, _, err := loadProducers(dir, l); err != nil || !reflect.DeepEqual(ps, want) {
 		t.Fatalf("snapshot below log start: %s, %v", dump(ps), err)
 	}
 }

@@ -1,0 +1,191 @@
+package partition
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/samsa-kafka/samsa/internal/log"
+)
+
+// Transactions on one partition: which producers have an open transaction
+// here (from the first transactional batch to its marker), the last stable
+// offset (LSO) that read_committed consumers may read up to, and the
+// aborted transactions those consumers must filter out.
+
+// AbortedTxn is an aborted transaction's span on this partition.
+type AbortedTxn struct {
+	ProducerID  int64 `json:"pid"`
+	FirstOffset int64 `json:"first"`
+	LastOffset  int64 `json:"last"` // the offset of its abort marker
+}
+
+type txnState struct {
+	Ongoing map[int64]int64 `json:"ongoing"` // producer ID -> first offset
+	Aborted []AbortedTxn    `json:"aborted"` // sorted by LastOffset
+}
+
+func newTxnState() txnState { return txnState{Ongoing: map[int64]int64{}} }
+
+// ErrTxnNotStarted refuses a transactional batch for a partition the
+// producer's transaction does not include (KIP-890 server-side check).
+var ErrTxnNotStarted = errors.New("partition is not part of the producer's ongoing transaction")
+
+// Control record types (the key of a marker record).
+const (
+	controlAbort  = 0
+	controlCommit = 1
+)
+
+// observe updates the state with an appended batch.
+func (t *txnState) observe(h log.BatchHeader, commit bool) {
+	if !h.IsTransactional() {
+		return
+	}
+	if !h.IsControl() {
+		if _, ok := t.Ongoing[h.ProducerID]; !ok {
+			t.Ongoing[h.ProducerID] = h.BaseOffset
+		}
+		return
+	}
+	first, ok := t.Ongoing[h.ProducerID]
+	delete(t.Ongoing, h.ProducerID)
+	if ok && !commit {
+		t.Aborted = append(t.Aborted, AbortedTxn{ProducerID: h.ProducerID, FirstOffset: first, LastOffset: h.BaseOffset})
+	}
+}
+
+// lso is the first offset of the oldest open transaction, or hw.
+func (t *txnState) lso(hw int64) int64 {
+	for _, first := range t.Ongoing {
+		hw = min(hw, first)
+	}
+	return hw
+}
+
+// abortedIn returns the aborted transactions that overlap [from, to).
+func (t *txnState) abortedIn(from, to int64) []AbortedTxn {
+	i := sort.Search(len(t.Aborted), func(i int) bool { return t.Aborted[i].LastOffset >= from })
+	var out []AbortedTxn
+	for ; i < len(t.Aborted); i++ {
+		if t.Aborted[i].FirstOffset < to {
+			out = append(out, t.Aborted[i])
+		}
+	}
+	return out
+}
+
+// prune forgets aborted transactions wholly below the log start.
+func (t *txnState) prune(logStart int64) {
+	i := sort.Search(len(t.Aborted), func(i int) bool { return t.Aborted[i].LastOffset >= logStart })
+	t.Aborted = t.Aborted[i:]
+}
+
+// controlType reads the marker type of a control batch.
+func controlType(batch []byte) (int16, error) {
+	recs, err := log.DecodeRecords(batch)
+	if err != nil {
+		return 0, err
+	}
+	if len(recs) == 0 || len(recs[0].Key) < 4 {
+		return 0, fmt.Errorf("control batch without a marker key")
+	}
+	return int16(binary.BigEndian.Uint16(recs[0].Key[2:])), nil
+}
+
+// WriteMarker appends a transaction marker (control batch) for a producer
+// and closes its transaction on this partition. It returns a function that
+// waits until the marker is durable.
+func (p *Partition) WriteMarker(producerID int64, epoch int16, commit bool, coordinatorEpoch int32) (func() error, error) {
+	typ := int16(controlAbort)
+	if commit {
+		typ = controlCommit
+	}
+	key := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(nil, 0), uint16(typ))
+	value := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint16(nil, 0), uint32(coordinatorEpoch))
+	batch := log.EncodeBatch(log.BatchSpec{Timestamp: p.now().UnixMilli(), ProducerID: producerID, ProducerEpoch: epoch,
+		Transactional: true, Control: true}, []log.Record{{Key: key, Value: value}})
+	h, err := log.ParseBatchHeader(batch)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	h.BaseOffset = p.log.LogEndOffset()
+	log.SetBaseOffset(batch, h.BaseOffset)
+	log.SetPartitionLeaderEpoch(batch, p.epoch.Load())
+	if err := p.log.Append(batch, []log.BatchHeader{h}); err != nil {
+		p.mu.Unlock()
+		return nil, err
+	}
+	p.txns.observe(h, commit)
+	p.producers.update(h, -1)
+	p.mu.Unlock()
+	p.wake()
+	return p.log.Sync, nil
+}
+
+// LastStableOffset is the offset below which every transaction has ended.
+func (p *Partition) LastStableOffset() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.txns.lso(p.log.LogEndOffset())
+}
+
+// ReadCommitted reads like Read but stops at the last stable offset, and
+// returns the aborted transactions overlapping what it returns, for a
+// read_committed consumer to filter (Kafka's fetch protocol).
+func (p *Partition) ReadCommitted(offset int64, maxBytes int, minOneBatch bool) (log.ReadResult, []AbortedTxn, error) {
+	p.mu.Lock()
+	lso := p.txns.lso(p.log.LogEndOffset())
+	p.mu.Unlock()
+	if offset >= lso {
+		if offset > p.log.LogEndOffset() || offset < p.log.LogStartOffset() {
+			return log.ReadResult{}, nil, log.ErrOffsetOutOfRange
+		}
+		return log.ReadResult{}, nil, nil
+	}
+	rr, err := p.log.Read(offset, maxBytes, minOneBatch)
+	if err != nil || rr.Size == 0 {
+		return rr, nil, err
+	}
+	// Cut the range at the first batch at or past the LSO.
+	var hdr [log.BatchHeaderSize]byte
+	end := int64(0)
+	for end < rr.Size {
+		if _, err := rr.File.ReadAt(hdr[:], rr.Pos+end); err != nil {
+			rr.Release()
+			return log.ReadResult{}, nil, err
+		}
+		h, err := log.ParseBatchHeader(hdr[:])
+		if err != nil {
+			rr.Release()
+			return log.ReadResult{}, nil, err
+		}
+		if h.BaseOffset >= lso {
+			break
+		}
+		end += int64(h.Size())
+	}
+	rr.Size = end
+	p.mu.Lock()
+	aborted := p.txns.abortedIn(offset, lso)
+	p.mu.Unlock()
+	return rr, aborted, nil
+}
+
+// OpenTransactions lists the producers with an open transaction here and
+// where each began (DescribeProducers).
+func (p *Partition) OpenTransactions() map[int64]int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[int64]int64, len(p.txns.Ongoing))
+	for k, v := range p.txns.Ongoing {
+		out[k] = v
+	}
+	return out
+}
