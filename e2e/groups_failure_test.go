@@ -611,7 +611,18 @@ func testAtLeastOnceETL(t *testing.T, p groupProtocol) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	dups := 0
+	dups, bad := 0, 0
+	errorf := func(format string, args ...any) { // the first few, then a count
+		t.Helper()
+		if bad++; bad <= 20 {
+			t.Errorf(format, args...)
+		}
+	}
+	defer func() {
+		if bad > 20 {
+			t.Errorf("... %d such errors in all", bad)
+		}
+	}()
 	survivorParts := map[int32]bool{}
 	for i := 0; i < n; i++ {
 		ps := l.seen[i]
@@ -622,26 +633,26 @@ func testAtLeastOnceETL(t *testing.T, p groupProtocol) {
 		}
 		switch {
 		case len(ps) == 0:
-			t.Errorf("record %d never processed", i)
+			errorf("record %d never processed", i)
 		case len(ps) > 1:
 			dups++
 			if !lost[i] {
-				t.Errorf("record %d processed %d times (%+v) but it is not in the dead member's uncommitted batch", i, len(ps), ps)
+				errorf("record %d processed %d times (%+v) but it is not in the dead member's uncommitted batch", i, len(ps), ps)
 				continue
 			}
 			if len(ps) != 2 || ps[0].member != m3.name || ps[1].member == m3.name ||
 				ps[0].partition != ps[1].partition || ps[0].offset != ps[1].offset {
-				t.Errorf("record %d of the dead member's uncommitted batch: processings %+v, want m3's then one survivor's at the same offset", i, ps)
+				errorf("record %d of the dead member's uncommitted batch: processings %+v, want m3's then one survivor's at the same offset", i, ps)
 			}
 		}
 	}
 	for i := range lost {
 		if len(l.seen[i]) < 2 {
-			t.Errorf("record %d: processed by the dead member, never committed, yet not processed again (%+v)", i, l.seen[i])
+			errorf("record %d: processed by the dead member, never committed, yet not processed again (%+v)", i, l.seen[i])
 		}
 	}
 	if len(survivorParts) != partitions {
-		t.Errorf("after the death the survivors processed records of %d partitions, want all %d", len(survivorParts), partitions)
+		errorf("after the death the survivors processed records of %d partitions, want all %d", len(survivorParts), partitions)
 	}
 	t.Logf("%d records, %d processed twice (the dead member's uncommitted batch of %d); dead member removed %v after it died; processed: m1 %d, m2 %d, m3 %d, m4 %d",
 		n, dups, len(m3.uncommitted), removedAfter.Round(time.Millisecond), m1.count.Load(), m2.count.Load(), m3.count.Load(), m4.count.Load())
