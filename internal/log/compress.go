@@ -18,7 +18,13 @@ const xerialBlockSize = 32 << 10
 
 var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
 
-var lz4Writers = sync.Pool{New: func() any { return lz4.NewWriter(nil) }}
+// lz4Writers write frames of 64 KiB blocks, as Kafka's Java client does
+// (the default 4 MiB blocks make every reader allocate 4 MiB).
+var lz4Writers = sync.Pool{New: func() any {
+	w := lz4.NewWriter(nil)
+	_ = w.Apply(lz4.BlockSizeOption(lz4.Block64Kb))
+	return w
+}}
 
 // zstdEncoder is shared; EncodeAll may be called concurrently. Created with
 // a nil writer it starts no goroutines.
@@ -65,7 +71,7 @@ func compressRecords(codec int8, raw []byte, xerial bool) ([]byte, error) {
 		var buf bytes.Buffer
 		w := lz4Writers.Get().(*lz4.Writer)
 		defer lz4Writers.Put(w)
-		w.Reset(&buf)
+		w.Reset(&buf) // keeps the options
 		if _, err := w.Write(raw); err != nil {
 			return nil, err
 		}
