@@ -778,3 +778,50 @@ func testMemberSessionTimeout(t *testing.T, p groupProtocol) {
 	})
 	t.Logf("victim owned %v; removed %v after its network was cut (session timeout %v)", victimParts, removedAfter.Round(time.Millisecond), failSessionTimeout)
 }
+
+// TestKIP848StaticMemberLeaveKeepsPartitions: a static member (with an
+// instance ID) that shuts down leaves with epoch -2, "I will be back"
+// (KIP-848, as KIP-345 for classic groups): the coordinator keeps it and
+// its partitions until its session times out, so a restarted incarnation
+// can take them back without a rebalance; only then do they move.
+func TestKIP848StaticMemberLeaveKeepsPartitions(t *testing.T) {
+	const (
+		topic      = "static"
+		group      = "static-group"
+		partitions = 6
+		session    = 3 * time.Second
+	)
+	props := failureProps()
+	props["group.consumer.session.timeout.ms"] = fmt.Sprint(session.Milliseconds())
+	tb := startBroker(t, t.TempDir(), props)
+	tb.createTopic(topic, partitions, nil)
+	adm := tb.admin()
+	l := newLedger()
+	dynamic := groupProtocol{"kip848", true, []kgo.Opt{kgo.ServerSideBalancer()}}
+	static := groupProtocol{"kip848-static", true, []kgo.Opt{kgo.ServerSideBalancer(), kgo.InstanceID("static-a")}}
+	a := startETLMember(t, tb, "a", group, topic, static, l)
+	b := startETLMember(t, tb, "b", group, topic, dynamic, l)
+	before := waitSettled(t, adm, group, topic, partitions, true, a, b)
+	aID, bID := a.memberID(), b.memberID()
+
+	a.leave() // a heartbeat with epoch -2
+	left := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	v, err := describeGroup(ctx, adm, group, topic, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(left); took >= session {
+		t.Fatalf("describe took %v, longer than the session timeout: nothing to check", took)
+	}
+	if got, ok := v.members[aID]; !ok || !slices.Equal(got, before.members[aID]) {
+		t.Errorf("right after the static member left with epoch -2: it is a member %v with partitions %v, want it kept with %v until its session times out (%v)",
+			ok, got, before.members[aID], v)
+	}
+	if got := v.members[bID]; !slices.Equal(got, before.members[bID]) {
+		t.Errorf("right after the static member left with epoch -2 the other member owns %v, want still %v (%v)", got, before.members[bID], v)
+	}
+	// After the session timeout its partitions move.
+	waitSettled(t, adm, group, topic, partitions, true, b)
+}
