@@ -95,6 +95,7 @@ type cleanStep int
 
 const (
 	stepMapBuilt       cleanStep = iota // offset map complete
+	stepWriting                         // one old segment copied into the .cleaned files
 	stepCleanedWritten                  // a group's .cleaned files written and synced
 	stepSwapIndexes                     // its index files renamed to .swap, the .log not yet
 	stepSwapCommitted                   // its .log renamed to .swap and the directory synced
@@ -290,8 +291,13 @@ func (l *Log) Clean(ctx context.Context, cfg CleanerConfig) (CleanStats, error) 
 		cancel()
 	}()
 
-	// Make rolled segments durable first: only they are cleaned.
-	if err := l.Sync(); err != nil {
+	// Make rolled segments durable first: only they are cleaned. Not Sync,
+	// which returns early when the log end offset is durable: a segment
+	// whose indexes Open rebuilt is not marked synced until flushed.
+	l.syncMu.Lock()
+	err := l.flushLocked(false)
+	l.syncMu.Unlock()
+	if err != nil {
 		return CleanStats{}, err
 	}
 	c := &cleaning{l: l, ctx: ctx, cfg: cfg, logCfg: l.config()}
@@ -307,7 +313,6 @@ func (l *Log) Clean(ctx context.Context, cfg CleanerConfig) (CleanStats, error) 
 	if c.throttle.sleep == nil {
 		c.throttle.sleep = sleepCtx
 	}
-	var err error
 	var lso, leo int64
 	if c.segs, lso, leo, err = l.cleanerSnapshot(); err != nil {
 		return CleanStats{}, err
@@ -569,6 +574,9 @@ func (c *cleaning) cleanGroup(g []cleanSource) (err error) {
 		})
 		if err != nil {
 			return fmt.Errorf("clean %s: %w", src.s.logPath, err)
+		}
+		if err := c.hook(stepWriting); err != nil {
+			return err
 		}
 	}
 	if lastSeen < 0 {

@@ -44,6 +44,7 @@ type cleanedSegment struct {
 	pos       int64
 	x         indexer
 	committed bool // renamed to .swap: the files are no longer ours to delete
+	installed bool // in the log: the files are no longer ours to close
 }
 
 // createCleaned creates the .cleaned files for the group g.
@@ -123,11 +124,11 @@ func (o *cleanedSegment) finish(c *cleaning, next int64) error {
 // abort gives up a cleaned segment that was not committed: it closes the
 // files and, with remove, deletes them (Open deletes what is left).
 func (o *cleanedSegment) abort(remove bool) {
-	if o.committed {
+	if o.installed {
 		return
 	}
 	o.s.closeFiles()
-	if !remove {
+	if !remove || o.committed {
 		return
 	}
 	for _, p := range []string{o.s.logPath, o.s.indexPath, o.s.timePath} {
@@ -211,6 +212,7 @@ func (c *cleaning) commit(g []cleanSource, out *cleanedSegment) error {
 		installed = true
 	}
 	l.mu.Unlock()
+	out.installed = true // in the log, or closed here
 	if !installed {
 		s.decRef() // closed meanwhile (only tests get here: Close waits for Clean)
 	} else {
