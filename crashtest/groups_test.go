@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -383,4 +384,306 @@ func waitCond(t *testing.T, timeout time.Duration, what string, cond func() erro
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestGroupRidesThroughSIGKILL: two members keep consuming and committing
+// while the broker is SIGKILLed and restarted under them. Every record is
+// processed, the group ends with everything committed, and a record is
+// processed twice only if a member processed it in a batch whose commit
+// was not acknowledged (the kill cut it off) before the record was handed
+// out again. A classic group is restored from __consumer_offsets as it
+// was: the members keep their member IDs, as with Kafka's coordinator
+// failover.
+func TestGroupRidesThroughSIGKILL(t *testing.T) {
+	for _, p := range []struct {
+		name    string
+		classic bool
+		opts    []kgo.Opt
+	}{
+		{"classic-cooperative-sticky", true, []kgo.Opt{kgo.Balancers(kgo.CooperativeStickyBalancer())}},
+		{"kip848", false, []kgo.Opt{kgo.ServerSideBalancer()}},
+	} {
+		t.Run(p.name, func(t *testing.T) { testRideThrough(t, p.classic, p.opts) })
+	}
+}
+
+func testRideThrough(t *testing.T, classic bool, opts []kgo.Opt) {
+	const (
+		topic      = "ride"
+		group      = "riders"
+		partitions = 6
+		total      = 6 * 500
+		killAt     = 1200 // records processed
+	)
+	// A KIP-848 member must outlive the restart too.
+	b := newBroker(t, append(slices.Clone(groupOverrides), "group.consumer.session.timeout.ms=6000")...)
+	b.start()
+	createTopic(t, b.addr(), topic, partitions, nil)
+
+	seen := &processedSet{n: map[partitionOffset]int{}}
+	riders := []*rider{
+		startRider(t, b.addr(), group, topic, "r1", seen, opts),
+		startRider(t, b.addr(), group, topic, "r2", seen, opts),
+	}
+	waitCond(t, 20*time.Second, "both members to own partitions", func() error {
+		return groupSpread(b.addr(), group, topic, partitions, !classic, len(riders))
+	})
+	// The producer stays at most 300 records ahead of the members, so
+	// records are flowing, and commits with them, when the broker dies;
+	// it lives through the kill (an idempotent producer's retries are
+	// not duplicated).
+	produced := make([]int64, partitions) // the producer's until prodDone delivers
+	prodDone := make(chan error, 1)
+	prodExited := make(chan struct{})
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	t.Cleanup(func() { cancel(); <-prodExited })
+	go func() {
+		defer close(prodExited)
+		prodDone <- func() error {
+			cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr()), kgo.DialTimeout(time.Second),
+				kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
+				kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			for sent := 0; sent < total; sent += 6 * 10 {
+				for sent-seen.distinct() > 300 {
+					select {
+					case <-ctx.Done():
+						return fmt.Errorf("producer waiting for the members at %d records: %w", sent, ctx.Err())
+					case <-time.After(5 * time.Millisecond):
+					}
+				}
+				var recs []*kgo.Record
+				for p := range int32(partitions) {
+					for range 10 {
+						recs = append(recs, &kgo.Record{Partition: p, Value: []byte(committedValue(p, produced[p]))})
+						produced[p]++
+					}
+				}
+				if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+					return fmt.Errorf("produce: %w", err)
+				}
+			}
+			return nil
+		}()
+	}()
+	waitCond(t, 20*time.Second, fmt.Sprintf("%d records processed, by both members", killAt), func() error {
+		if n := seen.distinct(); n < killAt {
+			return fmt.Errorf("%d processed", n)
+		}
+		for _, r := range riders {
+			if r.count.Load() == 0 {
+				return fmt.Errorf("%s processed nothing", r.name)
+			}
+		}
+		return nil
+	})
+	var idsBefore []string
+	for _, r := range riders {
+		id, _ := r.cl.GroupMetadata()
+		idsBefore = append(idsBefore, id)
+	}
+	b.kill()
+	killedAt := seen.distinct()
+	b.start()
+	select {
+	case err := <-prodDone:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(45 * time.Second):
+		t.Fatal("the producer did not finish")
+	}
+	waitCond(t, 20*time.Second, "every record processed", func() error {
+		if n := seen.distinct(); n < total {
+			return fmt.Errorf("%d of %d processed", n, total)
+		}
+		return nil
+	})
+	waitCond(t, 15*time.Second, "everything committed", func() error {
+		got := fetchCommitted(t, b.addr(), group, topic, partitions)
+		for p := range int32(partitions) {
+			if got[p] != produced[p] {
+				return fmt.Errorf("committed %v, produced %v", got, produced)
+			}
+		}
+		return nil
+	})
+	var idsAfter []string
+	for _, r := range riders {
+		id, _ := r.cl.GroupMetadata()
+		idsAfter = append(idsAfter, id)
+		r.stop()
+	}
+	if classic && !slices.Equal(idsBefore, idsAfter) {
+		t.Errorf("member IDs %v before the kill, %v after: the restored group did not keep its members", idsBefore, idsAfter)
+	}
+
+	unacked := map[partitionOffset]bool{}
+	for _, r := range riders {
+		for po := range r.unacked {
+			unacked[po] = true
+		}
+	}
+	seen.mu.Lock()
+	defer seen.mu.Unlock()
+	dups, bad := 0, 0
+	for po, n := range seen.n {
+		if n < 2 {
+			continue
+		}
+		dups++
+		if !unacked[po] {
+			if bad++; bad <= 20 {
+				t.Errorf("partition %d offset %d processed %d times, but every batch holding it was committed", po.p, po.o, n)
+			}
+		}
+	}
+	if bad > 20 {
+		t.Errorf("... %d such records in all", bad)
+	}
+	t.Logf("%d records, killed after %d processed; %d processed twice, %d processed in batches whose commit was not acknowledged; member IDs before the kill %v, after %v",
+		total, killedAt, dups, len(unacked), idsBefore, idsAfter)
+}
+
+// groupSpread is nil when the group is Stable with n members, each owning
+// partitions of topic, and every partition owned.
+func groupSpread(addr, group, topic string, partitions int32, kip848 bool, n int) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DialTimeout(time.Second))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var state string
+	var owned []kadm.TopicsSet
+	if kip848 {
+		gs, err := adm.DescribeConsumerGroups(ctx, group)
+		if err != nil {
+			return err
+		}
+		g := gs[group]
+		state = g.State
+		for _, m := range g.Members {
+			owned = append(owned, m.Assignment)
+		}
+	} else {
+		gs, err := adm.DescribeGroups(ctx, group)
+		if err != nil {
+			return err
+		}
+		g := gs[group]
+		state = g.State
+		for _, m := range g.Members {
+			s := kadm.TopicsSet{}
+			if c, ok := m.Assigned.AsConsumer(); ok {
+				for _, at := range c.Topics {
+					s.Add(at.Topic, at.Partitions...)
+				}
+			}
+			owned = append(owned, s)
+		}
+	}
+	all := kadm.TopicsSet{}
+	for _, s := range owned {
+		if len(s[topic]) == 0 {
+			return fmt.Errorf("a member owns nothing (state %s, %v)", state, owned)
+		}
+		all.Merge(s)
+	}
+	if state != "Stable" || len(owned) != n || int32(len(all[topic])) != partitions {
+		return fmt.Errorf("state %s, members' partitions %v", state, owned)
+	}
+	return nil
+}
+
+type partitionOffset struct {
+	p int32
+	o int64
+}
+
+// processedSet counts how often each record was processed.
+type processedSet struct {
+	mu sync.Mutex
+	n  map[partitionOffset]int
+}
+
+func (s *processedSet) distinct() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.n)
+}
+
+// rider is a group member that lives through broker restarts: it
+// processes, commits, and goes on whatever the commit's outcome, keeping
+// the records of batches whose commit failed.
+type rider struct {
+	name    string
+	cl      *kgo.Client
+	cancel  context.CancelFunc
+	done    chan struct{}
+	count   atomic.Int64
+	unacked map[partitionOffset]bool // read by the test once done is closed
+	once    sync.Once
+}
+
+func startRider(t *testing.T, addr, group, topic, name string, seen *processedSet, opts []kgo.Opt) *rider {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(addr), kgo.DialTimeout(time.Second), kgo.ClientID(name),
+		kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
+		kgo.MetadataMinAge(100 * time.Millisecond),
+		kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(), kgo.BlockRebalanceOnPoll(),
+		kgo.SessionTimeout(6 * time.Second), kgo.HeartbeatInterval(200 * time.Millisecond),
+		kgo.FetchMaxWait(100 * time.Millisecond), kgo.FetchMaxPartitionBytes(512),
+	}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &rider{name: name, cl: cl, cancel: cancel, done: make(chan struct{}), unacked: map[partitionOffset]bool{}}
+	go r.run(ctx, seen)
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *rider) run(ctx context.Context, seen *processedSet) {
+	defer close(r.done)
+	for ctx.Err() == nil {
+		fs := r.cl.PollRecords(ctx, 50)
+		recs := fs.Records() // fetch errors while the broker is down are retried by the client
+		if len(recs) == 0 {
+			r.cl.AllowRebalance()
+			continue
+		}
+		seen.mu.Lock()
+		for _, rec := range recs {
+			seen.n[partitionOffset{rec.Partition, rec.Offset}]++
+		}
+		seen.mu.Unlock()
+		r.count.Add(int64(len(recs)))
+		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := r.cl.CommitRecords(cctx, recs...); err != nil {
+			for _, rec := range recs {
+				r.unacked[partitionOffset{rec.Partition, rec.Offset}] = true
+			}
+		}
+		ccancel()
+		r.cl.AllowRebalance()
+	}
+}
+
+// stop ends the loop and leaves the group cleanly (the broker is up).
+func (r *rider) stop() {
+	r.once.Do(func() {
+		r.cancel()
+		<-r.done
+		r.cl.CloseAllowingRebalance()
+	})
 }
