@@ -391,9 +391,10 @@ func waitCond(t *testing.T, timeout time.Duration, what string, cond func() erro
 // processed, the group ends with everything committed, and a record is
 // processed twice only if a member processed it in a batch whose commit
 // was not acknowledged (the kill cut it off) before the record was handed
-// out again. A classic group is restored from __consumer_offsets as it
-// was: the members keep their member IDs, as with Kafka's coordinator
-// failover.
+// out again. The group is restored from __consumer_offsets as it was: the
+// members keep their member IDs (and KIP-848 members their epochs), as
+// with Kafka's coordinator failover, which replays the classic group
+// metadata and KIP-848's consumer group records alike.
 func TestGroupRidesThroughSIGKILL(t *testing.T) {
 	for _, p := range []struct {
 		name    string
@@ -517,8 +518,8 @@ func testRideThrough(t *testing.T, classic bool, opts []kgo.Opt) {
 		idsAfter = append(idsAfter, id)
 		r.stop()
 	}
-	if classic && !slices.Equal(idsBefore, idsAfter) {
-		t.Errorf("member IDs %v before the kill, %v after: the restored group did not keep its members", idsBefore, idsAfter)
+	if !slices.Equal(idsBefore, idsAfter) {
+		t.Errorf("member IDs %v before the kill, %v after: the restored group did not keep its members (they were unknown after the restart and joined again)", idsBefore, idsAfter)
 	}
 
 	unacked := map[partitionOffset]bool{}
