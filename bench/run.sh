@@ -17,6 +17,7 @@
 #   BENCH_DATA_DIR  where the brokers' data and the disk test go (default $TMPDIR or /tmp)
 #   BENCH_TARGETS   which brokers to run (default "samsa kfake null")
 #   BENCH_ONLY      run only workloads whose label matches this regexp
+#   BENCH_REV       the commit to name in the header (for a tree exported with git archive)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
@@ -130,7 +131,11 @@ fi
 {
 	echo "# Samsa benchmark: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo
-	echo "- commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- cmd internal 2>/dev/null || echo ' (with uncommitted changes)')"
+	if [[ -n "${BENCH_REV:-}" ]]; then
+		echo "- commit $BENCH_REV"
+	else
+		echo "- commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- cmd internal 2>/dev/null || echo ' (with uncommitted changes)')"
+	fi
 	echo "- $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/^Mem:/{print $2}') GiB RAM, kernel $(uname -r), $(go version | cut -d' ' -f3)"
 	echo "- ${secs}s per workload, data in $data ($(df -T "$data" | awk 'NR==2{print $2}')); command: bench/run.sh $*"
 	echo "- load average (1, 5, 15 min) before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -240,6 +240,9 @@ func workloadRows(label string, runs map[string]*Summary, disk *DiskResult, loop
 				return pick(s.E2E != nil && s.E2E.Latency.Count > 0, func() float64 { return q.get(s.E2E.Latency) })
 			}, 0, "")
 		}
+		add("load generator CPU s per GB produced (producers and consumer)", func(s *Summary) (float64, bool) {
+			return clientCPUPerGB(s.Produce)
+		}, 0, "")
 	default:
 		add("produce MB/s", func(s *Summary) (float64, bool) {
 			return pick(s.Produce != nil && s.Produce.Records > 0, func() float64 { return s.Produce.MBPerSec })
@@ -250,6 +253,9 @@ func workloadRows(label string, runs map[string]*Summary, disk *DiskResult, loop
 		add("produce ack latency p99, ms", func(s *Summary) (float64, bool) {
 			return pick(s.Produce != nil && s.Produce.Latency != nil && s.Produce.Latency.Count > 0,
 				func() float64 { return s.Produce.Latency.P99Ms })
+		}, 0, "")
+		add("load generator CPU s per GB produced", func(s *Summary) (float64, bool) {
+			return clientCPUPerGB(s.Produce)
 		}, 0, "")
 		add("consume MB/s (one consumer, read back)", func(s *Summary) (float64, bool) {
 			return pick(s.Consume != nil && s.Consume.Records > 0, func() float64 { return s.Consume.MBPerSec })
@@ -264,9 +270,6 @@ func workloadRows(label string, runs map[string]*Summary, disk *DiskResult, loop
 			return clientCPUPerGB(s.ConsumeRaw)
 		}, 0, "")
 	}
-	add("load generator CPU s per GB produced", func(s *Summary) (float64, bool) {
-		return clientCPUPerGB(s.Produce)
-	}, 0, "")
 	add("broker CPU s per GB moved", func(s *Summary) (float64, bool) {
 		return pick(s.Broker != nil && s.Broker.BytesMoved > 0, func() float64 { return s.Broker.CPUSecondsPerGB })
 	}, 0, "")
