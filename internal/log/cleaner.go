@@ -353,6 +353,7 @@ type cleaning struct {
 	crashed  bool // a test hook stopped the clean: leave everything as it is
 
 	br     *bufio.Reader
+	dec    payloadDecoder
 	buf    []byte // the batch being read
 	rawBuf []byte // retained records of the batch being filtered
 	outBuf []byte // the rewritten batch
@@ -467,7 +468,7 @@ func (c *cleaning) buildOffsetMap() error {
 			if h.LastOffset() < c.firstDirty || transactionalBatchAction(h) != cleanRecords {
 				return nil
 			}
-			payload, err := decompress(h.Compression(), batch[BatchHeaderSize:], MaxDecompressedBytes)
+			payload, err := c.dec.decode(h.Compression(), batch[BatchHeaderSize:])
 			if err != nil {
 				return err
 			}
@@ -626,7 +627,7 @@ func (c *cleaning) filterBatch(batch []byte, h *BatchHeader, tombstonesExpire bo
 		c.stats.RecordsRead += int64(h.NumRecords)
 		return batch, nil
 	}
-	payload, err := decompress(h.Compression(), batch[BatchHeaderSize:], MaxDecompressedBytes)
+	payload, err := c.dec.decode(h.Compression(), batch[BatchHeaderSize:])
 	if err != nil {
 		return nil, err
 	}

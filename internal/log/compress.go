@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
@@ -87,4 +88,72 @@ func compressRecords(codec int8, raw []byte, xerial bool) ([]byte, error) {
 		return enc.EncodeAll(raw, nil), nil
 	}
 	return nil, fmt.Errorf("%w: unknown compression codec %d", ErrCorruptMessage, codec)
+}
+
+// payloadDecoder decompresses batch payloads into a buffer it reuses, for
+// the cleaner, which decodes every batch of a log twice. The result is
+// valid until the next call. Sizes are limited as by decompress.
+type payloadDecoder struct {
+	buf []byte
+	br  bytes.Reader
+	lz4 *lz4.Reader
+	gz  *gzip.Reader
+}
+
+func (d *payloadDecoder) decode(codec int8, data []byte) ([]byte, error) {
+	var err error
+	switch codec {
+	case CompressionZstd:
+		var dec *zstd.Decoder
+		if dec, err = defaultZstdDecoder(); err == nil {
+			var out []byte
+			if out, err = dec.DecodeAll(data, d.buf[:0]); err == nil {
+				d.buf = out
+				return out, nil
+			}
+		}
+	case CompressionLZ4:
+		d.br.Reset(data)
+		if d.lz4 == nil {
+			d.lz4 = lz4.NewReader(&d.br)
+		} else {
+			d.lz4.Reset(&d.br)
+		}
+		return d.readAll(codec, d.lz4)
+	case CompressionGzip:
+		d.br.Reset(data)
+		if d.gz == nil {
+			d.gz, err = gzip.NewReader(&d.br)
+		} else {
+			err = d.gz.Reset(&d.br)
+		}
+		if err == nil {
+			return d.readAll(codec, d.gz)
+		}
+	default: // none, snappy (allocates), unknown (error)
+		return decompress(codec, data, MaxDecompressedBytes)
+	}
+	return nil, fmt.Errorf("%w: decompress codec %d: %v", ErrCorruptMessage, codec, err)
+}
+
+// readAll reads r to EOF into d.buf, failing beyond MaxDecompressedBytes.
+func (d *payloadDecoder) readAll(codec int8, r io.Reader) ([]byte, error) {
+	b := d.buf[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if len(b) > MaxDecompressedBytes {
+			return nil, errTooBig(MaxDecompressedBytes)
+		}
+		if err == io.EOF {
+			d.buf = b
+			return b, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: decompress codec %d: %v", ErrCorruptMessage, codec, err)
+		}
+	}
 }
