@@ -120,8 +120,8 @@ func TestApiVersions(t *testing.T) {
 		if got[0] != [2]int16{0, 13} || got[1] != [2]int16{4, 17} || got[18] != [2]int16{0, 4} {
 			t.Fatalf("v%d: advertised %v", v, got)
 		}
-		if _, ok := got[26]; ok {
-			t.Fatalf("EndTxn advertised but transactions are not implemented")
+		if got[26] != [2]int16{0, 4} {
+			t.Fatalf("EndTxn advertised as %v, want 0-4 (v5, KIP-890 part 2, is not implemented)", got[26])
 		}
 		if got[11] != [2]int16{0, 9} {
 			t.Fatalf("JoinGroup advertised as %v", got[11])

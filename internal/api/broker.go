@@ -40,6 +40,7 @@ type Broker struct {
 	lockFile  *os.File
 	sessions  *fetchSessions
 	groups    *coordinator.Coordinator
+	txns      *coordinator.TxnCoordinator
 
 	mu     sync.RWMutex
 	topics map[string]*topicState // by name
@@ -114,6 +115,7 @@ func Open(cfg config.Broker, logger *slog.Logger) (*Broker, error) {
 	logger.Info("log loaded", "dir", dir, "topics", len(b.topics), "partitions", n, "clean_shutdown", clean,
 		"took", time.Since(start).Round(time.Millisecond))
 	b.startGroups()
+	b.startTxns()
 	b.bgDone.Add(2)
 	go b.flushLoop()
 	go b.retentionLoop()
@@ -130,7 +132,12 @@ func (b *Broker) openPartition(t metadata.Topic, i int32, clean bool) (*partitio
 	if err != nil {
 		return nil, fmt.Errorf("topic %s: %w", t.Name, err)
 	}
-	return partition.Open(b.partitionDir(t.Name, i), t.Name, i, cfg, clean, b.log)
+	p, err := partition.Open(b.partitionDir(t.Name, i), t.Name, i, cfg, clean, b.log)
+	if err != nil {
+		return nil, err
+	}
+	p.SetTxnVerifier(b.verifyTxn(t.Name, i))
+	return p, nil
 }
 
 // flushLoop applies flush.ms / log.flush.interval.ms.
@@ -329,6 +336,22 @@ func (b *Broker) Handle(ctx context.Context, rc *server.RequestContext, req kmsg
 		return now(b.handleDeleteRecords(r))
 	case *kmsg.DescribeLogDirsRequest:
 		return now(b.handleDescribeLogDirs(r))
+	case *kmsg.AddPartitionsToTxnRequest:
+		return now(b.handleAddPartitionsToTxn(r))
+	case *kmsg.AddOffsetsToTxnRequest:
+		return now(b.handleAddOffsetsToTxn(r))
+	case *kmsg.EndTxnRequest:
+		return now(b.handleEndTxn(r))
+	case *kmsg.TxnOffsetCommitRequest:
+		return b.handleTxnOffsetCommit(r)
+	case *kmsg.WriteTxnMarkersRequest:
+		return now(b.handleWriteTxnMarkers(r))
+	case *kmsg.DescribeTransactionsRequest:
+		return now(b.handleDescribeTransactions(r))
+	case *kmsg.ListTransactionsRequest:
+		return now(b.handleListTransactions(r))
+	case *kmsg.DescribeProducersRequest:
+		return now(b.handleDescribeProducers(r))
 	case *kmsg.InitProducerIDRequest:
 		return now(b.handleInitProducerID(r))
 	}

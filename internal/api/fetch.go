@@ -155,11 +155,26 @@ func (f *fetchOp) readPartition(r *partResult, limit int, minOne bool) error {
 		return kerr.FencedLeaderEpoch
 	}
 	hw := p.HighWatermark()
-	r.resp.HighWatermark, r.resp.LastStableOffset, r.resp.LogStartOffset = hw, hw, p.LogStartOffset()
+	r.resp.HighWatermark, r.resp.LastStableOffset, r.resp.LogStartOffset = hw, p.LastStableOffset(), p.LogStartOffset()
+	readCommitted := f.req.IsolationLevel == 1
+	if readCommitted {
+		r.resp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+	}
 	if limit == 0 && !minOne {
 		return nil
 	}
-	rr, err := p.Read(r.fp.fetchOffset, limit, minOne)
+	var rr log.ReadResult
+	var err error
+	if readCommitted {
+		var aborted []partition.AbortedTxn
+		rr, aborted, err = p.ReadCommitted(r.fp.fetchOffset, limit, minOne)
+		for _, a := range aborted {
+			r.resp.AbortedTransactions = append(r.resp.AbortedTransactions,
+				kmsg.FetchResponseTopicPartitionAbortedTransaction{ProducerID: a.ProducerID, FirstOffset: a.FirstOffset})
+		}
+	} else {
+		rr, err = p.Read(r.fp.fetchOffset, limit, minOne)
+	}
 	if errors.Is(err, log.ErrOffsetOutOfRange) {
 		return kerr.OffsetOutOfRange
 	}

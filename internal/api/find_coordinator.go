@@ -5,20 +5,22 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// handleFindCoordinator: this node coordinates every group (it leads every
-// partition of __consumer_offsets). Transaction and share coordinators do
-// not exist yet.
+// handleFindCoordinator: this node coordinates every group and transaction
+// (it leads every partition of __consumer_offsets and __transaction_state).
 func (b *Broker) handleFindCoordinator(req *kmsg.FindCoordinatorRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	adv := b.cfg.AdvertisedListeners[0]
 	answer := func(key string) (int32, string, int32, int16, *string) {
 		switch {
-		case req.CoordinatorType != 0:
-			msg := "only group coordinators exist on this broker (transactions are not implemented yet)"
+		case req.CoordinatorType > 1:
+			msg := "share group coordinators do not exist on this broker"
 			return -1, "", -1, kerr.InvalidRequest.Code, &msg
-		case key == "":
+		case key == "" && req.CoordinatorType == 0:
 			msg := "empty group ID"
 			return -1, "", -1, kerr.InvalidGroupID.Code, &msg
+		case key == "":
+			msg := "empty transactional ID"
+			return -1, "", -1, kerr.InvalidRequest.Code, &msg
 		}
 		return b.cfg.NodeID, adv.Host, adv.Port, 0, nil
 	}

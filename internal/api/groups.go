@@ -1,6 +1,7 @@
 package api
 
 import (
+	"maps"
 	"sync"
 	"time"
 
@@ -10,35 +11,37 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// offsetsLog lets the group coordinator keep its records in the partitions
-// of __consumer_offsets. The topic is created the first time a group needs
-// it, as Kafka does.
-type offsetsLog struct {
-	b  *Broker
-	mu sync.Mutex // serialises the lazy creation
+// internalLog lets a coordinator keep its records in the partitions of an
+// internal topic (__consumer_offsets, __transaction_state). The topic is
+// created the first time it is needed, as Kafka does.
+type internalLog struct {
+	b          *Broker
+	topic      string
+	partitions int32
+	configs    map[string]string
+	mu         sync.Mutex // serialises the lazy creation
 }
 
-func (o *offsetsLog) partition(p int32) (*partition.Partition, error) {
-	if part, _ := o.b.partition(coordinator.OffsetsTopic, p); part != nil {
+func (o *internalLog) partition(p int32) (*partition.Partition, error) {
+	if part, _ := o.b.partition(o.topic, p); part != nil {
 		return part, nil
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if part, _ := o.b.partition(coordinator.OffsetsTopic, p); part != nil {
+	if part, _ := o.b.partition(o.topic, p); part != nil {
 		return part, nil
 	}
-	configs := map[string]string{"cleanup.policy": "compact", "segment.bytes": "104857600"} // as Kafka creates it
-	if _, err := o.b.createTopic(coordinator.OffsetsTopic, o.b.cfg.OffsetsTopicPartitions, 1, configs, false); err != nil {
+	if _, err := o.b.createTopic(o.topic, o.partitions, 1, maps.Clone(o.configs), false); err != nil {
 		return nil, err
 	}
-	part, _ := o.b.partition(coordinator.OffsetsTopic, p)
+	part, _ := o.b.partition(o.topic, p)
 	if part == nil {
-		return nil, errorf(kerr.UnknownTopicOrPartition, "%s-%d missing", coordinator.OffsetsTopic, p)
+		return nil, errorf(kerr.UnknownTopicOrPartition, "%s-%d missing", o.topic, p)
 	}
 	return part, nil
 }
 
-func (o *offsetsLog) Append(p int32, batch []byte) (func() error, error) {
+func (o *internalLog) Append(p int32, batch []byte) (func() error, error) {
 	part, err := o.partition(p)
 	if err != nil {
 		return nil, err
@@ -53,8 +56,8 @@ func (o *offsetsLog) Append(p int32, batch []byte) (func() error, error) {
 	return res.Durable, nil
 }
 
-func (o *offsetsLog) Replay(p int32, fn func(log.Record) error) error {
-	part, _ := o.b.partition(coordinator.OffsetsTopic, p)
+func (o *internalLog) Replay(p int32, fn func(log.BatchHeader, log.Record) error) error {
+	part, _ := o.b.partition(o.topic, p)
 	if part == nil {
 		return nil
 	}
@@ -70,14 +73,14 @@ func (o *offsetsLog) Replay(p int32, fn func(log.Record) error) error {
 		for len(data) >= log.BatchHeaderSize {
 			h, err := log.ParseBatchHeader(data)
 			if err != nil || h.Size() > len(data) {
-				return errorf(kerr.CorruptMessage, "%s-%d at %d: bad batch", coordinator.OffsetsTopic, p, off)
+				return errorf(kerr.CorruptMessage, "%s-%d at %d: bad batch", o.topic, p, off)
 			}
 			recs, err := log.DecodeRecords(data[:h.Size()])
 			if err != nil {
 				return err
 			}
 			for _, r := range recs {
-				if err := fn(r); err != nil {
+				if err := fn(h, r); err != nil {
 					return err
 				}
 			}
@@ -103,7 +106,9 @@ func (b *Broker) groupConfig() coordinator.Config {
 // startGroups creates the coordinator and replays __consumer_offsets in the
 // background; group requests meanwhile get COORDINATOR_LOAD_IN_PROGRESS.
 func (b *Broker) startGroups() {
-	b.groups = coordinator.New(b.groupConfig(), &offsetsLog{b: b}, b.topicInfos, nil, b.log)
+	offsets := &internalLog{b: b, topic: coordinator.OffsetsTopic, partitions: b.cfg.OffsetsTopicPartitions,
+		configs: map[string]string{"cleanup.policy": "compact", "segment.bytes": "104857600"}} // as Kafka creates it
+	b.groups = coordinator.New(b.groupConfig(), offsets, b.topicInfos, nil, b.log)
 	b.bgDone.Add(1)
 	go func() {
 		defer b.bgDone.Done()
@@ -127,7 +132,9 @@ func (b *Broker) startGroups() {
 	}()
 }
 
-func isInternalTopic(name string) bool { return name == coordinator.OffsetsTopic }
+func isInternalTopic(name string) bool {
+	return name == coordinator.OffsetsTopic || name == coordinator.TxnStateTopic
+}
 
 // topicInfos lists the non-internal topics for server-side assignment.
 func (b *Broker) topicInfos() map[string]coordinator.TopicInfo {

@@ -20,14 +20,14 @@ func (b *Broker) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
 		st := kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
 		for _, rp := range rt.Partitions {
-			st.Partitions = append(st.Partitions, b.listOffset(rt.Topic, rp))
+			st.Partitions = append(st.Partitions, b.listOffset(rt.Topic, rp, req.IsolationLevel == 1))
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp
 }
 
-func (b *Broker) listOffset(topic string, rp kmsg.ListOffsetsRequestTopicPartition) kmsg.ListOffsetsResponseTopicPartition {
+func (b *Broker) listOffset(topic string, rp kmsg.ListOffsetsRequestTopicPartition, readCommitted bool) kmsg.ListOffsetsResponseTopicPartition {
 	sp := kmsg.NewListOffsetsResponseTopicPartition()
 	sp.Partition = rp.Partition
 	sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
@@ -48,6 +48,9 @@ func (b *Broker) listOffset(topic string, rp kmsg.ListOffsetsRequestTopicPartiti
 	switch rp.Timestamp {
 	case latestTimestamp:
 		sp.Offset, sp.LeaderEpoch = p.HighWatermark(), epoch
+		if readCommitted {
+			sp.Offset = p.LastStableOffset()
+		}
 	case earliestTimestamp, earliestLocalTimestamp:
 		sp.Offset, sp.LeaderEpoch = p.LogStartOffset(), epoch
 	case latestTieredTimestamp:

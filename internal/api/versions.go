@@ -13,7 +13,7 @@ var supportedVersions = map[int16][2]int16{
 	3:  {0, 13}, // Metadata
 	8:  {0, 9},  // OffsetCommit (v9: member epochs of KIP-848 groups)
 	9:  {0, 9},  // OffsetFetch (v8+: several groups)
-	10: {0, 6},  // FindCoordinator (groups only)
+	10: {0, 6},  // FindCoordinator (groups and transactions)
 	11: {0, 9},  // JoinGroup (KIP-394 member IDs, KIP-345 static members)
 	12: {0, 4},  // Heartbeat
 	13: {0, 5},  // LeaveGroup (v3+: batched members)
@@ -24,8 +24,13 @@ var supportedVersions = map[int16][2]int16{
 	19: {0, 7},  // CreateTopics
 	20: {0, 6},  // DeleteTopics
 	21: {0, 2},  // DeleteRecords
-	22: {0, 5},  // InitProducerId (idempotent producers; transactional IDs are refused)
+	22: {0, 5},  // InitProducerId (idempotent and transactional producers)
 	23: {2, 4},  // OffsetForLeaderEpoch
+	24: {0, 3},  // AddPartitionsToTxn (the client form; v4+ is broker-to-broker)
+	25: {0, 3},  // AddOffsetsToTxn
+	26: {0, 4},  // EndTxn (v5, KIP-890's epoch bump per transaction, is not implemented)
+	27: {0, 1},  // WriteTxnMarkers
+	28: {0, 3},  // TxnOffsetCommit
 	32: {0, 4},  // DescribeConfigs (topics and broker)
 	33: {0, 2},  // AlterConfigs (topics; broker configs are static)
 	35: {0, 4},  // DescribeLogDirs
@@ -34,6 +39,9 @@ var supportedVersions = map[int16][2]int16{
 	44: {0, 1},  // IncrementalAlterConfigs (SET, DELETE, APPEND, SUBTRACT on topics)
 	47: {0, 0},  // OffsetDelete
 	60: {0, 1},  // DescribeCluster
+	61: {0, 0},  // DescribeProducers
+	65: {0, 0},  // DescribeTransactions
+	66: {0, 1},  // ListTransactions
 	68: {0, 1},  // ConsumerGroupHeartbeat (KIP-848; uniform and range assignors)
 	69: {0, 1},  // ConsumerGroupDescribe
 }

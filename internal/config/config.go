@@ -60,6 +60,9 @@ type Broker struct {
 	GroupInitialRebalanceDelay time.Duration // group.initial.rebalance.delay.ms
 	GroupMaxSize               int           // group.max.size
 	OffsetMetadataMaxBytes     int           // offset.metadata.max.bytes
+	TxnStatePartitions         int32         // transaction.state.log.num.partitions
+	TxnMaxTimeout              time.Duration // transaction.max.timeout.ms
+	TxnAbortCheckInterval      time.Duration // transaction.abort.timed.out.transaction.cleanup.interval.ms
 	OffsetsRetention           time.Duration // offsets.retention.minutes
 	OffsetsRetentionCheck      time.Duration // offsets.retention.check.interval.ms
 	ConsumerSessionTimeout     time.Duration // group.consumer.session.timeout.ms (KIP-848)
@@ -134,6 +137,9 @@ func Defaults() Broker {
 		LogSegmentDeleteDelayMs:      60000,
 		ConsumerSessionTimeout:       45 * time.Second,
 		OffsetsRetention:             7 * 24 * time.Hour,
+		TxnStatePartitions:           50,
+		TxnMaxTimeout:                15 * time.Minute,
+		TxnAbortCheckInterval:        10 * time.Second,
 		OffsetsRetentionCheck:        10 * time.Minute,
 		ConsumerHeartbeatInterval:    5 * time.Second,
 	}
@@ -356,6 +362,15 @@ func FromProperties(props map[string]string) (Broker, []string, error) {
 			c.LogTimestampAfterMaxMs, err = parseInt64(v, 0, math.MaxInt64)
 		case "log.segment.delete.delay.ms":
 			c.LogSegmentDeleteDelayMs, err = parseInt64(v, 0, math.MaxInt64)
+		case "transaction.state.log.num.partitions":
+			c.TxnStatePartitions, err = parseInt32(v, 1, 1<<16)
+		case "transaction.max.timeout.ms":
+			c.TxnMaxTimeout, err = parseMillis(v)
+		case "transaction.abort.timed.out.transaction.cleanup.interval.ms":
+			c.TxnAbortCheckInterval, err = parseMillis(v)
+			if err == nil && c.TxnAbortCheckInterval == 0 {
+				err = fmt.Errorf("must be positive")
+			}
 		case "offsets.retention.minutes":
 			var m int64
 			m, err = parseInt64(v, 1, math.MaxInt32)

@@ -36,8 +36,9 @@ type Log interface {
 	// Append appends one batch to a partition and returns a function that
 	// waits until it is durable.
 	Append(partition int32, batch []byte) (durable func() error, err error)
-	// Replay calls fn with every record of a partition, in order.
-	Replay(partition int32, fn func(log.Record) error) error
+	// Replay calls fn with every record of a partition, in order, with
+	// the header of its batch (transactional offset commits and markers).
+	Replay(partition int32, fn func(log.BatchHeader, log.Record) error) error
 }
 
 // Clock is time for the coordinator; tests may inject their own.
@@ -64,8 +65,11 @@ type Coordinator struct {
 
 	mu     sync.Mutex
 	groups map[string]*group
-	loaded bool
-	closed bool
+	// pending holds transactional offset commits until their
+	// transaction's marker: producer ID -> group -> partition -> offset.
+	pending map[int64]map[string]map[topicPartition]Offset
+	loaded  bool
+	closed  bool
 }
 
 // New returns a coordinator; it serves nothing until Load has replayed the
@@ -74,7 +78,8 @@ func New(cfg Config, l Log, topics TopicSource, clock Clock, logger *slog.Logger
 	if clock == nil {
 		clock = realClock{}
 	}
-	return &Coordinator{cfg: cfg, log: l, topicSource: topics, clock: clock, lg: logger, groups: make(map[string]*group)}
+	return &Coordinator{cfg: cfg, log: l, topicSource: topics, clock: clock, lg: logger, groups: make(map[string]*group),
+		pending: map[int64]map[string]map[topicPartition]Offset{}}
 }
 
 // Load replays every partition of __consumer_offsets.
@@ -83,7 +88,7 @@ func (c *Coordinator) Load() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for p := int32(0); p < c.cfg.NumPartitions; p++ {
-		if err := c.log.Replay(p, c.apply); err != nil {
+		if err := c.log.Replay(p, c.apply); err != nil { // groups and offsets
 			return fmt.Errorf("replay %s-%d: %w", OffsetsTopic, p, err)
 		}
 	}
@@ -148,9 +153,15 @@ func (c *Coordinator) getOrCreate(id string) *group {
 // write appends records of a group to its partition. Callers hold c.mu, so
 // records of one group land in the order of its state changes.
 func (c *Coordinator) write(group string, recs []record) (func() error, error) {
+	return c.writeAs(group, recs, -1, -1)
+}
+
+// writeAs appends records as a producer's transactional batch (pid >= 0).
+func (c *Coordinator) writeAs(group string, recs []record, pid int64, epoch int16) (func() error, error) {
 	lr := make([]log.Record, len(recs))
 	for i, r := range recs {
 		lr[i] = log.Record{Key: r.key, Value: r.value}
 	}
-	return c.log.Append(c.PartitionFor(group), log.EncodeBatch(log.BatchSpec{Timestamp: c.clock.Now().UnixMilli(), ProducerID: -1, ProducerEpoch: -1}, lr))
+	spec := log.BatchSpec{Timestamp: c.clock.Now().UnixMilli(), ProducerID: pid, ProducerEpoch: epoch, Transactional: pid >= 0}
+	return c.log.Append(c.PartitionFor(group), log.EncodeBatch(spec, lr))
 }

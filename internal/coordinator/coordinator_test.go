@@ -92,7 +92,7 @@ func (m *memLog) Append(p int32, batch []byte) (func() error, error) {
 	return func() error { return nil }, nil
 }
 
-func (m *memLog) Replay(p int32, fn func(log.Record) error) error {
+func (m *memLog) Replay(p int32, fn func(log.BatchHeader, log.Record) error) error {
 	m.mu.Lock()
 	batches := m.parts[p]
 	m.mu.Unlock()
@@ -101,8 +101,9 @@ func (m *memLog) Replay(p int32, fn func(log.Record) error) error {
 		if err != nil {
 			return err
 		}
+		h, _ := log.ParseBatchHeader(b)
 		for _, r := range recs {
-			if err := fn(r); err != nil {
+			if err := fn(h, r); err != nil {
 				return err
 			}
 		}

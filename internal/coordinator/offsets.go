@@ -98,6 +98,7 @@ type FetchedOffset struct {
 	Topic     string
 	Partition int32
 	Offset
+	Unstable bool // an open transaction holds an offset for it (KIP-447)
 }
 
 // Fetch handles OffsetFetch for one group: the given topics' partitions, or
@@ -115,7 +116,7 @@ func (c *Coordinator) Fetch(group string, topics map[string][]int32) ([]FetchedO
 			return nil, nil
 		}
 		for tp, o := range g.offsets {
-			out = append(out, FetchedOffset{tp.topic, tp.partition, o})
+			out = append(out, FetchedOffset{Topic: tp.topic, Partition: tp.partition, Offset: o, Unstable: c.hasPending(group, tp)})
 		}
 		sort.Slice(out, func(i, j int) bool {
 			if out[i].Topic != out[j].Topic {
@@ -128,6 +129,7 @@ func (c *Coordinator) Fetch(group string, topics map[string][]int32) ([]FetchedO
 	for topic, ps := range topics {
 		for _, p := range ps {
 			f := FetchedOffset{Topic: topic, Partition: p, Offset: Offset{Offset: -1, LeaderEpoch: -1}}
+			f.Unstable = c.hasPending(group, topicPartition{topic, p})
 			if g != nil {
 				if o, ok := g.offsets[topicPartition{topic, p}]; ok {
 					f.Offset = o

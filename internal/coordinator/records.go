@@ -43,7 +43,14 @@ func decodeKey(key []byte) (version int16, ok bool) {
 }
 
 // apply replays one __consumer_offsets record into the state.
-func (c *Coordinator) apply(r log.Record) error {
+func (c *Coordinator) apply(h log.BatchHeader, r log.Record) error {
+	if h.IsControl() {
+		// A transaction marker: its offset commits take effect or vanish.
+		if len(r.Key) >= 4 {
+			c.completeTxn(h.ProducerID, binary.BigEndian.Uint16(r.Key[2:]) == 1)
+		}
+		return nil
+	}
 	version, ok := decodeKey(r.Key)
 	if !ok {
 		return fmt.Errorf("record at offset %d: key too short", r.Offset)
@@ -65,8 +72,12 @@ func (c *Coordinator) apply(r log.Record) error {
 		if err := v.ReadFrom(r.Value); err != nil {
 			return fmt.Errorf("offset value at %d: %w", r.Offset, err)
 		}
-		g := c.getOrCreate(k.Group)
-		g.offsets[tp] = Offset{Offset: v.Offset, LeaderEpoch: v.LeaderEpoch, Metadata: v.Metadata, CommitTime: v.CommitTimestamp}
+		o := Offset{Offset: v.Offset, LeaderEpoch: v.LeaderEpoch, Metadata: v.Metadata, CommitTime: v.CommitTimestamp}
+		if h.IsTransactional() {
+			c.addPending(h.ProducerID, k.Group, tp, o)
+			return nil
+		}
+		c.getOrCreate(k.Group).offsets[tp] = o
 	case 2:
 		k := kmsg.NewGroupMetadataKey()
 		if err := k.ReadFrom(r.Key); err != nil {

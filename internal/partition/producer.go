@@ -92,7 +92,9 @@ func (ps producers) checkAll(hs []log.BatchHeader) (dup batchMeta, isDup bool, e
 		if e == nil || h.ProducerEpoch > e.Epoch {
 			e = &producerEntry{Epoch: h.ProducerEpoch}
 		}
-		e.push(batchMeta{FirstSeq: h.BaseSequence, LastSeq: h.LastSequence()})
+		if h.BaseSequence >= 0 {
+			e.push(batchMeta{FirstSeq: h.BaseSequence, LastSeq: h.LastSequence()})
+		}
 		staged[h.ProducerID] = e
 	}
 	return batchMeta{}, false, nil
@@ -107,6 +109,11 @@ func checkEntry(e *producerEntry, h log.BatchHeader) (dup batchMeta, isDup bool,
 	}
 	if h.ProducerEpoch < e.Epoch {
 		return batchMeta{}, false, fmt.Errorf("%w: epoch %d < %d", ErrInvalidProducerEpoch, h.ProducerEpoch, e.Epoch)
+	}
+	if h.BaseSequence < 0 {
+		// No sequence (the coordinator's own transactional writes):
+		// only the epoch is checked.
+		return batchMeta{}, false, nil
 	}
 	if h.ProducerEpoch > e.Epoch {
 		if h.BaseSequence != 0 {
@@ -133,7 +140,7 @@ func (ps producers) update(h log.BatchHeader, appendTime int64) {
 		e = &producerEntry{Epoch: h.ProducerEpoch}
 		ps[h.ProducerID] = e
 	}
-	if h.IsControl() {
+	if h.IsControl() || h.BaseSequence < 0 {
 		return // a marker may raise the epoch (fencing), it has no sequence
 	}
 	e.push(batchMeta{FirstSeq: h.BaseSequence, LastSeq: h.LastSequence(), FirstOffset: h.BaseOffset, LastOffset: h.LastOffset(), Timestamp: appendTime})

@@ -189,3 +189,31 @@ func (p *Partition) OpenTransactions() map[int64]int64 {
 	}
 	return out
 }
+
+// ProducerSummary is a producer as DescribeProducers shows it.
+type ProducerSummary struct {
+	ProducerID     int64
+	Epoch          int16
+	LastSequence   int32
+	LastTimestamp  int64
+	TxnStartOffset int64 // -1 without an open transaction
+}
+
+// Producers lists the producers this partition knows, by ID.
+func (p *Partition) Producers() []ProducerSummary {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]ProducerSummary, 0, len(p.producers))
+	for id, e := range p.producers {
+		s := ProducerSummary{ProducerID: id, Epoch: e.Epoch, LastSequence: e.lastSeq(), LastTimestamp: -1, TxnStartOffset: -1}
+		if n := len(e.Batches); n > 0 {
+			s.LastTimestamp = e.Batches[n-1].Timestamp
+		}
+		if first, ok := p.txns.Ongoing[id]; ok {
+			s.TxnStartOffset = first
+		}
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ProducerID < out[j].ProducerID })
+	return out
+}
