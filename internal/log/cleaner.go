@@ -68,6 +68,13 @@ type CleanerConfig struct {
 	// log; when this is > 0 that stops once the batch is older than this.
 	// 0 keeps them forever.
 	ProducerIDExpirationMs int64
+	// FirstUncleanableOffset, when > 0, ends the cleanable range at or
+	// before it: the partition passes its last stable offset and, once
+	// there is replication, its high watermark (Kafka's cleaner stops at
+	// both: a record that may still be truncated or aborted must not make
+	// another one go). 0 means no limit; a partition whose limit would be
+	// 0 has nothing to clean.
+	FirstUncleanableOffset int64
 	// Now is the clock; nil means the log's clock.
 	Now func() time.Time
 
@@ -222,11 +229,20 @@ func firstUncleanableOffset(segs []cleanSource, firstDirty, nowMs, lagMs int64, 
 	return end
 }
 
-func (c CleanerConfig) nowMs(logCfg Config) int64 {
+func (c CleanerConfig) nowMs(l *Log) int64 {
 	if c.Now != nil {
 		return c.Now().UnixMilli()
 	}
-	return logCfg.Now().UnixMilli()
+	return l.config().Now().UnixMilli()
+}
+
+// cleanableEnd is firstUncleanableOffset capped by FirstUncleanableOffset.
+func (c CleanerConfig) cleanableEnd(segs []cleanSource, firstDirty, nowMs int64, onlySynced bool) int64 {
+	end := firstUncleanableOffset(segs, firstDirty, nowMs, c.MinCompactionLagMs, onlySynced)
+	if c.FirstUncleanableOffset > 0 {
+		end = min(end, c.FirstUncleanableOffset)
+	}
+	return end
 }
 
 // config returns a copy of the log's configuration (SetConfig replaces it
@@ -248,9 +264,9 @@ func (l *Log) DirtyRatio(cfg CleanerConfig) (ratio float64, cleanableBytes int64
 		return 0, 0
 	}
 	defer releaseSources(segs)
-	nowMs := cfg.nowMs(l.config())
+	nowMs := cfg.nowMs(l)
 	firstDirty := l.firstDirtyOffset(lso, leo)
-	end := firstUncleanableOffset(segs, firstDirty, nowMs, cfg.MinCompactionLagMs, false)
+	end := cfg.cleanableEnd(segs, firstDirty, nowMs, false)
 	if end <= firstDirty {
 		return 0, 0
 	}
@@ -304,7 +320,7 @@ func (l *Log) Clean(ctx context.Context, cfg CleanerConfig) (CleanStats, error) 
 	if c.cfg.DedupeBufferBytes == 0 {
 		c.cfg.DedupeBufferBytes = DefaultDedupeBufferBytes
 	}
-	c.nowMs = cfg.nowMs(c.logCfg)
+	c.nowMs = cfg.nowMs(l)
 	clock := cfg.Now
 	if clock == nil {
 		clock = c.logCfg.Now
@@ -319,7 +335,7 @@ func (l *Log) Clean(ctx context.Context, cfg CleanerConfig) (CleanStats, error) 
 	}
 	defer releaseSources(c.segs)
 	c.firstDirty = l.firstDirtyOffset(lso, leo)
-	c.end = firstUncleanableOffset(c.segs, c.firstDirty, c.nowMs, cfg.MinCompactionLagMs, true)
+	c.end = cfg.cleanableEnd(c.segs, c.firstDirty, c.nowMs, true)
 	stats, err := c.run()
 	if err != nil && l.cleanerStopped() && !c.crashed {
 		err = fmt.Errorf("%w: clean stopped: %v", ErrClosed, err)
@@ -465,6 +481,9 @@ func (c *cleaning) buildOffsetMap() error {
 			pos = lookupOffset(src.entries, c.firstDirty-src.s.base)
 		}
 		err := c.forEachBatch(src, pos, func(batch []byte, h *BatchHeader) error {
+			if h.BaseOffset >= c.end {
+				return errStopScan
+			}
 			if h.LastOffset() < c.firstDirty || transactionalBatchAction(h) != cleanRecords {
 				return nil
 			}
@@ -473,8 +492,8 @@ func (c *cleaning) buildOffsetMap() error {
 				return err
 			}
 			return forEachRawRecord(h, payload, func(r *rawRecord) error {
-				if r.offset < c.firstDirty || r.key == nil {
-					return nil
+				if r.offset < c.firstDirty || r.offset >= c.end || r.key == nil {
+					return nil // (the end may lie inside a batch: FirstUncleanableOffset)
 				}
 				if !om.put(hashKey(r.key), r.offset) {
 					c.mapEnd, full = r.offset, true

@@ -780,3 +780,28 @@ func TestCleanConcurrentAppendReadRetention(t *testing.T) {
 		t.Fatal("reopened log differs")
 	}
 }
+
+// TestCleanFirstUncleanableOffset: the partition's cap (last stable offset,
+// high watermark) ends the cleanable range, here inside a segment.
+func TestCleanFirstUncleanableOffset(t *testing.T) {
+	k := newKVLog(t)
+	k.put("a", []byte("1")) // 0
+	k.put("a", []byte("2")) // 1
+	k.put("a", []byte("3")) // 2
+	k.put("b", []byte("1")) // 3
+	k.roll()
+	cfg := CleanerConfig{DeleteRetentionMs: -1, FirstUncleanableOffset: 2}
+	if r, n := k.l.DirtyRatio(cfg); r != 1 || n == 0 {
+		t.Fatalf("DirtyRatio %v, %d", r, n)
+	}
+	st := k.clean(cfg)
+	if st.CleanedUpTo != 2 {
+		t.Fatalf("cleaned up to %d, want the cap 2", st.CleanedUpTo)
+	}
+	k.wantOffsets("capped", 1, 2, 3)
+	st = k.clean(CleanerConfig{DeleteRetentionMs: -1})
+	if st.FirstDirtyOffset != 2 || st.CleanedUpTo != 4 {
+		t.Fatalf("stats %+v", st)
+	}
+	k.wantOffsets("uncapped", 2, 3)
+}

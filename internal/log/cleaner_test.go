@@ -307,6 +307,9 @@ func TestCleanPropertyAgainstModel(t *testing.T) {
 				if rng.IntN(3) == 0 {
 					ccfg.DedupeBufferBytes = int64(offsetMapEntryBytes * (3 + rng.IntN(40)))
 				}
+				if rng.IntN(4) == 0 && l.LogEndOffset() > 0 {
+					ccfg.FirstUncleanableOffset = 1 + rng.Int64N(l.LogEndOffset())
+				}
 				before := segInfos(l)
 				leo := l.LogEndOffset()
 				st, err := l.Clean(context.Background(), ccfg)
@@ -318,6 +321,9 @@ func TestCleanPropertyAgainstModel(t *testing.T) {
 					t.Fatalf("round %d: first dirty offset %d, want the last checkpoint %d", round, st.FirstDirtyOffset, firstDirty)
 				}
 				wantEnd := expectedUncleanable(before, firstDirty, clock.Now().UnixMilli(), ccfg.MinCompactionLagMs)
+				if ccfg.FirstUncleanableOffset > 0 {
+					wantEnd = min(wantEnd, ccfg.FirstUncleanableOffset)
+				}
 				switch {
 				case wantEnd <= firstDirty:
 					if st.CleanedUpTo != firstDirty {

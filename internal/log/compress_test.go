@@ -2,6 +2,7 @@ package log
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"testing"
 )
@@ -14,6 +15,7 @@ func TestCompressRecordsRoundTrip(t *testing.T) {
 		bytes.Repeat([]byte("compaction "), 1000),
 		bytes.Repeat([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8}, 20_000), // several xerial blocks
 	}
+	var dec payloadDecoder
 	for _, codec := range []int8{CompressionNone, CompressionGzip, CompressionSnappy, CompressionLZ4, CompressionZstd} {
 		for _, xerial := range []bool{false, true} {
 			for i, in := range inputs {
@@ -36,11 +38,20 @@ func TestCompressRecordsRoundTrip(t *testing.T) {
 					if !bytes.Equal(back, in) {
 						t.Fatalf("%s: round trip differs", name)
 					}
+					// The cleaner's decoder, reused across codecs and sizes.
+					if back, err = dec.decode(codec, out); err != nil || !bytes.Equal(back, in) {
+						t.Fatalf("%s: payloadDecoder: %v", name, err)
+					}
 				}
 			}
 		}
 	}
 	if _, err := compressRecords(7, []byte("x"), false); err == nil {
 		t.Fatal("codec 7 accepted")
+	}
+	for _, codec := range []int8{CompressionGzip, CompressionLZ4, CompressionZstd, 7} {
+		if _, err := dec.decode(codec, []byte("not compressed at all")); !errors.Is(err, ErrCorruptMessage) {
+			t.Fatalf("codec %d: garbage decoded: %v", codec, err)
+		}
 	}
 }
