@@ -82,6 +82,7 @@ type consumerMember struct {
 	revoking                                     assignment // what it must still give up
 	sentAssignment                               assignment // last assignment sent in a response
 	session                                      Timer
+	leftStatic                                   bool // a static member that left with epoch -2
 }
 
 type consumerState struct {
@@ -160,25 +161,30 @@ func (c *Coordinator) ConsumerHeartbeat(req HeartbeatRequest) HeartbeatResult {
 	cs := g.consumer
 	m := cs.members[req.MemberID]
 	switch {
+	case req.MemberEpoch == -2 && m != nil && m.instanceID != "":
+		// A static member going away for a while (KIP-848): it keeps its
+		// partitions until its session times out, or a new incarnation
+		// with the same instance ID takes them over.
+		c.lg.Info("static consumer group member left temporarily", "group", g.id, "member", m.id, "instance", m.instanceID)
+		m.leftStatic = true
+		return HeartbeatResult{MemberID: req.MemberID, Epoch: req.MemberEpoch}
 	case req.MemberEpoch == -1 || req.MemberEpoch == -2:
 		if m != nil {
 			c.lg.Info("consumer group member left", "group", g.id, "member", m.id)
 			g.removeConsumerMember(m)
 		}
 		return HeartbeatResult{MemberID: req.MemberID, Epoch: req.MemberEpoch}
+	case req.MemberEpoch == 0 && m == nil && req.InstanceID != nil && cs.staticMember(*req.InstanceID) != nil:
+		old := cs.staticMember(*req.InstanceID)
+		if !old.leftStatic {
+			return HeartbeatResult{Err: kerr.UnreleasedInstanceID, ErrMessage: "instance " + *req.InstanceID + " is still in use by another member"}
+		}
+		m = g.takeOverStatic(old, req.MemberID)
 	case req.MemberEpoch == 0:
 		if m != nil && m.instanceID != "" && req.InstanceID != nil && *req.InstanceID != m.instanceID {
 			return HeartbeatResult{Err: kerr.FencedInstanceID}
 		}
 		if m == nil {
-			if req.InstanceID != nil {
-				for _, o := range cs.members {
-					if o.instanceID == *req.InstanceID {
-						g.removeConsumerMember(o) // a static member replaced by a new incarnation
-						break
-					}
-				}
-			}
 			id := req.MemberID
 			if id == "" {
 				id = newConsumerMemberID()
@@ -435,10 +441,45 @@ func (g *group) removeConsumerMember(m *consumerMember) {
 	if m.session != nil {
 		m.session.Stop()
 	}
-	delete(g.consumer.members, m.id)
-	delete(g.consumer.target, m.id)
-	g.consumer.epoch++
+	cs := g.consumer
+	delete(cs.members, m.id)
+	delete(cs.target, m.id)
+	cs.epoch++
+	// Reassign at once, so the group shows what is to be done; members
+	// pick up their new partitions on their next heartbeat.
+	view := g.subscribedTopics(g.c.topics())
+	cs.target = computeAssignment(cs.assignor, cs.members, view, cs.target)
+	cs.assignmentEpoch, cs.subscribedView = cs.epoch, view
 	g.transition(g.consumerState())
+}
+
+func (cs *consumerState) staticMember(instanceID string) *consumerMember {
+	for _, m := range cs.members {
+		if m.instanceID == instanceID {
+			return m
+		}
+	}
+	return nil
+}
+
+// takeOverStatic gives a new incarnation of a static member the old one's
+// place: its partitions, target and epoch, without a rebalance.
+func (g *group) takeOverStatic(old *consumerMember, newID string) *consumerMember {
+	cs := g.consumer
+	if newID == "" {
+		newID = newConsumerMemberID()
+	}
+	if old.session != nil {
+		old.session.Stop()
+	}
+	m := *old
+	m.id, m.leftStatic, m.session, m.sentAssignment = newID, false, nil, nil
+	delete(cs.members, old.id)
+	cs.members[newID] = &m
+	cs.target[newID] = cs.target[old.id]
+	delete(cs.target, old.id)
+	g.c.lg.Info("static consumer group member rejoined", "group", g.id, "member", newID, "instance", m.instanceID)
+	return &m
 }
 
 // computeAssignment runs a server-side assignor. Both keep a member's
