@@ -668,7 +668,7 @@ func (c *cleaning) filterBatch(batch []byte, h *BatchHeader, tombstonesExpire bo
 	c.stats.RecordsRead += int64(kept + removed)
 	c.stats.RecordsRemoved += int64(removed)
 	switch {
-	case removed == 0:
+	case removed == 0 && kept > 0:
 		return batch, nil
 	case kept > 0:
 		xerial := h.Compression() == CompressionSnappy && bytes.HasPrefix(batch[BatchHeaderSize:], xerialMagic)
@@ -683,9 +683,15 @@ func (c *cleaning) filterBatch(batch []byte, h *BatchHeader, tombstonesExpire bo
 		SetCRC(c.outBuf)
 		return c.outBuf, nil
 	case c.keepEmptyBatch(h):
+		if h.NumRecords == 0 {
+			return batch, nil // emptied by an earlier clean
+		}
 		c.outBuf = emptyBatch(c.outBuf[:0], *h)
 		return c.outBuf, nil
 	}
+	// No record left (or none since an earlier clean, when the batch was a
+	// producer's last or ended a segment; the end-of-group rule in
+	// cleanGroup keeps it again where it still must stay).
 	return nil, nil
 }
 

@@ -68,6 +68,17 @@ func batchesIn(bs [][]byte, from, to int64) []byte {
 	return out
 }
 
+// nonEmpty concatenates the batches that hold records.
+func nonEmpty(bs [][]byte) []byte {
+	var out []byte
+	for _, b := range bs {
+		if parseHeader(b).NumRecords > 0 {
+			out = append(out, b...)
+		}
+	}
+	return out
+}
+
 // leftovers lists the cleaner's temporary files in dir.
 func leftovers(t *testing.T, dir string) []string {
 	t.Helper()
@@ -112,8 +123,8 @@ func TestCleanCrashAtEveryStep(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				after := logBytes(t, ref)
 				afterBatches, afterHs := readBatches(t, ref)
+				after := bytes.Join(afterBatches, nil)
 				if bytes.Equal(before, after) || st.SegmentsCleaned < 3 {
 					t.Fatalf("the reference clean did little: %+v", st)
 				}
@@ -178,7 +189,10 @@ func TestCleanCrashAtEveryStep(t *testing.T) {
 						if _, err := l.Clean(context.Background(), c); err != nil {
 							t.Fatalf("crash at step %d: clean after recovery: %v", k, err)
 						}
-						if !bytes.Equal(logBytes(t, l), after) {
+						// Byte for byte, but for the emptied batches that end
+						// cleaned segments: where those are depends on how the
+						// segments were grouped, which differs after a partial clean.
+						if got, _ := readBatches(t, l); !bytes.Equal(nonEmpty(got), nonEmpty(afterBatches)) {
 							t.Fatalf("crash at step %d (%v): cleaning again after recovery does not give the uninterrupted result", k, stepNames[k])
 						}
 						if err := l.Close(); err != nil {

@@ -216,10 +216,6 @@ func (m *compactModel) check(t testing.TB, l *Log, untouchedFrom int64) {
 		if err != nil {
 			t.Fatalf("batch at offset %d: %v", h.BaseOffset, err)
 		}
-		if h.NumRecords == 0 && oh.ProducerID < 0 {
-			// Only a group's last batch may stay empty without a producer.
-			t.Logf("empty batch at %d (segment end placeholder)", h.BaseOffset)
-		}
 		for _, r := range recs {
 			if i >= len(want) {
 				t.Fatalf("record at offset %d: the model has no more records", r.Offset)
@@ -239,6 +235,17 @@ func (m *compactModel) check(t testing.TB, l *Log, untouchedFrom int64) {
 	}
 	if i != len(want) {
 		t.Fatalf("log has %d records, the model %d (next expected offset %d)", i, len(want), want[i].offset)
+	}
+	// Emptied batches stay only as a producer's last batch (one per
+	// producer) or at the end of a cleaned segment (one per segment).
+	empty := 0
+	for _, h := range hs {
+		if h.NumRecords == 0 {
+			empty++
+		}
+	}
+	if limit := l.NumSegments() + len(m.pidSeq); empty > limit {
+		t.Fatalf("%d empty batches, more than %d segments + %d producers", empty, l.NumSegments(), len(m.pidSeq))
 	}
 }
 
