@@ -285,6 +285,35 @@ func (l *Log) DirtyRatio(cfg CleanerConfig) (ratio float64, cleanableBytes int64
 	return float64(dirty) / float64(clean+dirty), dirty
 }
 
+// FirstDirtyTimestamp returns the largest timestamp of the first dirty
+// batch in each rolled segment, the smallest of them, for
+// max.compaction.lag.ms: Kafka cleans a log whose dirty records are older
+// than that whatever its dirty ratio. ok is false when no rolled segment
+// holds dirty batches.
+func (l *Log) FirstDirtyTimestamp() (ts int64, ok bool, err error) {
+	segs, lso, leo, err := l.cleanerSnapshot()
+	if err != nil {
+		return 0, false, err
+	}
+	defer releaseSources(segs)
+	firstDirty := l.firstDirtyOffset(lso, leo)
+	for _, src := range segs[:len(segs)-1] {
+		if src.next <= firstDirty {
+			continue
+		}
+		err := scanView(segmentView{s: src.s, limit: src.size, entries: src.entries}, firstDirty, func(h *BatchHeader, _ int64) error {
+			if !ok || h.MaxTimestamp < ts {
+				ts, ok = h.MaxTimestamp, true
+			}
+			return errStopScan
+		})
+		if err != nil && !errors.Is(err, errStopScan) {
+			return 0, false, err
+		}
+	}
+	return ts, ok, nil
+}
+
 // Clean compacts the log once (see the top of this file). It returns what
 // it did; on an error the log is still correct, with the groups swapped in
 // before the error cleaned and the rest as they were. Only one Clean runs

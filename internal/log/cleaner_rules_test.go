@@ -805,3 +805,32 @@ func TestCleanFirstUncleanableOffset(t *testing.T) {
 	}
 	k.wantOffsets("uncapped", 2, 3)
 }
+
+func TestFirstDirtyTimestamp(t *testing.T) {
+	k := newKVLog(t)
+	if _, ok, err := k.l.FirstDirtyTimestamp(); ok || err != nil {
+		t.Fatalf("empty log: %v, %v", ok, err)
+	}
+	t0 := k.clock.Now().UnixMilli()
+	k.put("a", []byte("1"))
+	if _, ok, _ := k.l.FirstDirtyTimestamp(); ok {
+		t.Fatal("the active segment counts as dirty")
+	}
+	k.clock.Advance(time.Second)
+	k.put("a", []byte("2"))
+	k.roll()
+	k.clock.Advance(time.Second)
+	k.put("b", []byte("1"))
+	k.roll()
+	if ts, ok, err := k.l.FirstDirtyTimestamp(); !ok || err != nil || ts != t0 {
+		t.Fatalf("got %d, %v, %v; want %d", ts, ok, err, t0)
+	}
+	k.clean(CleanerConfig{DeleteRetentionMs: -1, FirstUncleanableOffset: 1})
+	if ts, ok, _ := k.l.FirstDirtyTimestamp(); !ok || ts != t0+1000 {
+		t.Fatalf("after a clean up to 1: %d, %v; want %d", ts, ok, t0+1000)
+	}
+	k.clean(CleanerConfig{DeleteRetentionMs: -1})
+	if _, ok, _ := k.l.FirstDirtyTimestamp(); ok {
+		t.Fatal("dirty after a full clean")
+	}
+}

@@ -10,7 +10,10 @@
 // batches by offset for fetches (with reference-counted file handles so a
 // reader survives segment deletion), finds offsets by timestamp, makes data
 // durable with group-committed fsyncs, and recovers after a crash by
-// truncating the first invalid batch and everything after it.
+// truncating the first invalid batch and everything after it. It deletes
+// old segments for retention and compacts logs (cleaner.go: the latest
+// record per key survives, at its original offset), swapping cleaned
+// segments in crash-safely.
 //
 // It does not own partition semantics: high watermark, leader epochs,
 // producer state, transactions and waiting fetches belong to the partition
