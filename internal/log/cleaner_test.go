@@ -236,6 +236,19 @@ func (m *compactModel) check(t testing.TB, l *Log, untouchedFrom int64) {
 	if i != len(want) {
 		t.Fatalf("log has %d records, the model %d (next expected offset %d)", i, len(want), want[i].offset)
 	}
+	// The producer state the partition rebuilds from batch headers (each
+	// producer's last sequence) is what it was before any clean.
+	lastSeq := map[int64]int32{}
+	for _, h := range hs {
+		if h.ProducerID >= 0 && !h.IsControl() {
+			lastSeq[h.ProducerID] = h.LastSequence()
+		}
+	}
+	for pid, next := range m.pidSeq {
+		if got, ok := lastSeq[pid]; !ok || got != next-1 {
+			t.Fatalf("producer %d: last sequence in the log %d (%v), appended up to %d", pid, got, ok, next-1)
+		}
+	}
 	// Emptied batches stay only as a producer's last batch (one per
 	// producer) or at the end of a cleaned segment (one per segment).
 	empty := 0
