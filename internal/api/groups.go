@@ -94,12 +94,13 @@ func (o *internalLog) Replay(p int32, fn func(log.BatchHeader, log.Record) error
 // groupConfig maps broker properties to the coordinator's configuration.
 func (b *Broker) groupConfig() coordinator.Config {
 	return coordinator.Config{
-		NumPartitions:         b.cfg.OffsetsTopicPartitions,
-		MinSessionTimeout:     b.cfg.GroupMinSessionTimeout,
-		MaxSessionTimeout:     b.cfg.GroupMaxSessionTimeout,
-		InitialRebalanceDelay: b.cfg.GroupInitialRebalanceDelay,
-		MaxGroupSize:          b.cfg.GroupMaxSize,
-		MaxMetadataBytes:      b.cfg.OffsetMetadataMaxBytes,
+		NumPartitions:          b.cfg.OffsetsTopicPartitions,
+		MinSessionTimeout:      b.cfg.GroupMinSessionTimeout,
+		MaxSessionTimeout:      b.cfg.GroupMaxSessionTimeout,
+		InitialRebalanceDelay:  b.cfg.GroupInitialRebalanceDelay,
+		MaxGroupSize:           b.cfg.GroupMaxSize,
+		MaxMetadataBytes:       b.cfg.OffsetMetadataMaxBytes,
+		ConsumerSessionTimeout: b.cfg.ConsumerSessionTimeout,
 	}
 }
 

@@ -159,7 +159,13 @@ func (c *Coordinator) ConsumerHeartbeat(req HeartbeatRequest) HeartbeatResult {
 		g.protocolType = "consumer"
 	}
 	cs := g.consumer
+	epochBefore := cs.epoch
 	m := cs.members[req.MemberID]
+	var memberEpochBefore int32 = -1
+	var assignedBefore assignment
+	if m != nil {
+		memberEpochBefore, assignedBefore = m.epoch, m.assigned.clone()
+	}
 	switch {
 	case req.MemberEpoch == -2 && m != nil && m.instanceID != "":
 		// A static member going away for a while (KIP-848): it keeps its
@@ -167,6 +173,7 @@ func (c *Coordinator) ConsumerHeartbeat(req HeartbeatRequest) HeartbeatResult {
 		// with the same instance ID takes them over.
 		c.lg.Info("static consumer group member left temporarily", "group", g.id, "member", m.id, "instance", m.instanceID)
 		m.leftStatic = true
+		g.persistConsumerGroup()
 		return HeartbeatResult{MemberID: req.MemberID, Epoch: req.MemberEpoch}
 	case req.MemberEpoch == -1 || req.MemberEpoch == -2:
 		if m != nil {
@@ -269,6 +276,9 @@ func (c *Coordinator) ConsumerHeartbeat(req HeartbeatRequest) HeartbeatResult {
 		m.sentAssignment = m.assigned.clone()
 	}
 	g.transition(g.consumerState())
+	if cs.epoch != epochBefore || m.epoch != memberEpochBefore || !m.assigned.equal(assignedBefore) {
+		g.persistConsumerGroup()
+	}
 	return res
 }
 
@@ -451,6 +461,7 @@ func (g *group) removeConsumerMember(m *consumerMember) {
 	cs.target = computeAssignment(cs.assignor, cs.members, view, cs.target)
 	cs.assignmentEpoch, cs.subscribedView = cs.epoch, view
 	g.transition(g.consumerState())
+	g.persistConsumerGroup()
 }
 
 func (cs *consumerState) staticMember(instanceID string) *consumerMember {

@@ -28,6 +28,9 @@ type Config struct {
 	InitialRebalanceDelay time.Duration // group.initial.rebalance.delay.ms
 	MaxGroupSize          int           // group.max.size
 	MaxMetadataBytes      int           // offset.metadata.max.bytes
+	// ConsumerSessionTimeout is group.consumer.session.timeout.ms: the
+	// session of restored KIP-848 members.
+	ConsumerSessionTimeout time.Duration
 }
 
 // Log is where the coordinator keeps its records: the partitions of

@@ -809,5 +809,10 @@ func (c *Coordinator) startSessions() {
 		for _, m := range g.members {
 			g.touch(m)
 		}
+		if g.consumer != nil {
+			for _, m := range g.consumer.members {
+				g.touchConsumer(m, c.cfg.ConsumerSessionTimeout)
+			}
+		}
 	}
 }

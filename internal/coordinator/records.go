@@ -92,8 +92,10 @@ func (c *Coordinator) apply(h log.BatchHeader, r log.Record) error {
 			return fmt.Errorf("group value at %d: %w", r.Offset, err)
 		}
 		c.getOrCreate(k.Group).restore(v, c.clock.Now())
+	case consumerGroupKeyVersion:
+		return c.restoreConsumerGroup(r.Key, r.Value)
 	default:
-		// Newer record kinds (e.g. KIP-848's) are not written by us; skip.
+		// Kafka's KIP-848 record kinds are not written by Samsa; skip.
 	}
 	return nil
 }
