@@ -119,6 +119,10 @@ func Open(cfg config.Broker, logger *slog.Logger) (*Broker, error) {
 	b.bgDone.Add(2)
 	go b.flushLoop()
 	go b.retentionLoop()
+	if cfg.LogCleanerEnable {
+		b.bgDone.Add(1)
+		go b.cleanerLoop()
+	}
 	ok = true
 	return b, nil
 }
@@ -189,6 +193,39 @@ func (b *Broker) retentionLoop() {
 			case n > 0:
 				b.log.Info("deleted segments by retention", "topic", p.Topic, "partition", p.Index, "segments", n,
 					"log_start_offset", p.LogStartOffset())
+			}
+		}
+	}
+}
+
+// cleanerLoop compacts partitions of compacted topics when they are due,
+// one at a time, every log.cleaner.backoff.ms.
+func (b *Broker) cleanerLoop() {
+	defer b.bgDone.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-b.stop
+		cancel()
+	}()
+	settings := partition.CleanerSettings{DedupeBufferBytes: b.cfg.LogCleanerDedupeBufferSize,
+		IOMaxBytesPerSecond: b.cfg.LogCleanerIOMaxBytesPerSec}
+	tick := time.NewTicker(b.cfg.LogCleanerBackoff)
+	defer tick.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-tick.C:
+		}
+		for _, p := range b.allPartitions() {
+			stats, cleaned, err := p.MaybeClean(ctx, settings)
+			switch {
+			case err != nil && ctx.Err() == nil && !errors.Is(err, log.ErrClosed):
+				b.log.Error("log cleaning failed", "topic", p.Topic, "partition", p.Index, "err", err)
+			case cleaned:
+				b.log.Info("cleaned log", "topic", p.Topic, "partition", p.Index, "records_removed", stats.RecordsRemoved,
+					"bytes_read", stats.BytesRead, "bytes_written", stats.BytesWritten, "cleaned_up_to", stats.CleanedUpTo)
 			}
 		}
 	}

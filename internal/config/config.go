@@ -352,6 +352,9 @@ func FromProperties(props map[string]string) (Broker, []string, error) {
 			c.LogCleanerMaxCompactionLagMs, err = parseInt64(v, 1, math.MaxInt64)
 		case "log.cleaner.backoff.ms":
 			c.LogCleanerBackoff, err = parseMillis(v)
+			if err == nil && c.LogCleanerBackoff == 0 {
+				err = fmt.Errorf("must be positive")
+			}
 		case "compression.type":
 			c.CompressionType, err = parseEnum(v, "producer")
 		case "min.insync.replicas":
