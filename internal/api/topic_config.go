@@ -105,6 +105,15 @@ var topicConfigs = map[string]topicConfigDef{
 		doc:     "Accepted for compatibility: deleted segments stay readable by in-flight fetches without a delay (reference counted), so files go at once."},
 }
 
+// intBound prints an integer bound kept as a float64 (MaxInt64 does not
+// survive the round trip through float64 exactly).
+func intBound(f float64) string {
+	if f >= math.MaxInt64 {
+		return i64(math.MaxInt64)
+	}
+	return i64(int64(f))
+}
+
 func sortedTopicConfigNames() []string {
 	names := make([]string, 0, len(topicConfigs))
 	for k := range topicConfigs {
@@ -144,7 +153,7 @@ func validateTopicConfig(k, v string) (string, error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || float64(n) < def.min || float64(n) > def.max {
-		return "", errorf(kerr.InvalidConfig, "invalid value %q for config %s: want an integer in [%.0f, %.0f]", v, k, def.min, def.max)
+		return "", errorf(kerr.InvalidConfig, "invalid value %q for config %s: want an integer in [%s, %s]", v, k, intBound(def.min), intBound(def.max))
 	}
 	return v, nil
 }
