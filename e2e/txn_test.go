@@ -842,3 +842,37 @@ func TestTxnDescribeListProducers(t *testing.T) {
 	checkRead(t, "read_committed", tb.readToEnd(topic, parts, kgo.ReadCommitted()), book.want(true))
 }
 
+// TestDescribeProducersLastTimestamp: DescribeProducers reports, as Kafka
+// does, the timestamp of a producer's last batch (its max timestamp; with
+// CreateTime, the producer's clock), not -1.
+func TestDescribeProducersLastTimestamp(t *testing.T) {
+	const topic = "producers-timestamp"
+	tb := startBroker(t, t.TempDir(), nil)
+	tb.createTopic(topic, 1, nil)
+	cl := tb.client(kgo.DefaultProduceTopic(topic))
+	stamp := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	if err := cl.ProduceSync(ctxT(t), &kgo.Record{Value: []byte("v"), Timestamp: stamp}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	pid, _, err := cl.ProducerID(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp, err := tb.admin().DescribeProducers(ctxT(t), kadm.TopicsSet{topic: {0: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	dp.EachProducer(func(d kadm.DescribedProducer) {
+		if d.ProducerID != pid {
+			return
+		}
+		found = true
+		if d.LastTimestamp != stamp.UnixMilli() {
+			t.Errorf("DescribeProducers: last timestamp %d, want %d (the timestamp of the producer's last batch)", d.LastTimestamp, stamp.UnixMilli())
+		}
+	})
+	if !found {
+		t.Errorf("DescribeProducers does not list producer %d", pid)
+	}
+}
