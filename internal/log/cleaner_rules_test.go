@@ -651,7 +651,11 @@ func TestCleanConcurrentAppendReadRetention(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	errc := make(chan error, 8)
+	// The appender waits for a clean every 25 batches and wakes retention
+	// every 5, so that all three interleave whatever the machine's speed.
 	appDone := make(chan struct{})
+	cleanDone := make(chan struct{})
+	retain := make(chan struct{}, 1)
 	wg.Add(1)
 	go func() { // appender
 		defer wg.Done()
@@ -661,6 +665,18 @@ func TestCleanConcurrentAppendReadRetention(t *testing.T) {
 			mmu.Lock()
 			m.appendRandomBatch(t, k.l, rng, k.clock.Now().UnixMilli(), 30, 4)
 			mmu.Unlock()
+			if i%5 == 4 {
+				select {
+				case retain <- struct{}{}:
+				default:
+				}
+			}
+			if i%25 == 24 {
+				select {
+				case <-cleanDone:
+				case <-ctx.Done():
+				}
+			}
 		}
 	}()
 	for r := range 2 {
@@ -704,14 +720,18 @@ func TestCleanConcurrentAppendReadRetention(t *testing.T) {
 		}()
 	}
 	wg.Add(1)
-	go func() { // retention keeps about 4 KB
+	go func() { // retention keeps about 8 KB
 		defer wg.Done()
-		for ctx.Err() == nil {
-			if _, err := k.l.DeleteOldSegments(-1, 4000); err != nil {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-retain:
+			}
+			if _, err := k.l.DeleteOldSegments(-1, 8000); err != nil {
 				errc <- err
 				return
 			}
-			time.Sleep(time.Millisecond)
 		}
 	}()
 	cleans, cleaned := 0, 0
@@ -729,6 +749,10 @@ func TestCleanConcurrentAppendReadRetention(t *testing.T) {
 		}
 		cleans++
 		cleaned += st.SegmentsCleaned
+		select {
+		case cleanDone <- struct{}{}:
+		default:
+		}
 	}
 	stop()
 	wg.Wait()
