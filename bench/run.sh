@@ -120,7 +120,7 @@ produce_workload 04-100b-16p-all-os false yes --record-size 100 --partitions 16 
 produce_workload 05-1k-16p-acks1-os false no --record-size 1024 --partitions 16 --acks 1 --producers 4
 produce_workload 06-1k-1p-all-fsync true no --record-size 1024 --partitions 1 --acks all --producers 1
 e2e_workload 07-e2e-1k-8p-os false 01-1k-8p-all-os --record-size 1024 --partitions 8 --acks all --producers 1
-e2e_workload 08-e2e-1k-8p-fsync true 02-1k-8p-all-fsync --record-size 1024 --partitions 8 --acks all --producers 1
+e2e_workload 08-e2e-1k-8p-fsync true 02-1k-8p-all-fsync --record-size 1024 --partitions 8 --acks all --producers 4
 if [[ $long == yes ]]; then
 	# Memory bound: 20 GiB through 100 partitions (Samsa only: kfake would
 	# hold it all in memory).
