@@ -17,6 +17,9 @@
 #   BENCH_DATA_DIR  where the brokers' data and the disk test go (default $TMPDIR or /tmp)
 #   BENCH_TARGETS   which brokers to run (default "samsa kfake null")
 #   BENCH_ONLY      run only workloads whose label matches this regexp
+#   BENCH_KFAKE_MAX_BYTES  payload bytes one kfake produce run may send (default 3e9;
+#                   kfake holds all of it in memory)
+#   BENCH_OUT       where latest.md and latest/ go (default bench/results)
 #   BENCH_REV       the commit to name in the header (for a tree exported with git archive)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +40,7 @@ secs=${BENCH_SECONDS:-$secs}
 data=${BENCH_DATA_DIR:-${TMPDIR:-/tmp}}
 targets=${BENCH_TARGETS:-samsa kfake null}
 only=${BENCH_ONLY:-.}
+kfake_max_bytes=${BENCH_KFAKE_MAX_BYTES:-3000000000}
 
 bin=bench/bin
 mkdir -p "$bin"
@@ -51,7 +55,8 @@ if awk -v l="${load_before%% *}" -v n="$(nproc)" 'BEGIN{exit !(l > n/2)}'; then
 	echo "warning: load average $load_before on $(nproc) cores: other work will distort the figures" >&2
 fi
 
-out=bench/results/latest
+results=${BENCH_OUT:-bench/results}
+out=$results/latest
 rm -rf "$out"
 mkdir -p "$out"
 
@@ -80,24 +85,28 @@ run() {
 	[[ $rc == 0 ]] || echo "   $label $target failed (exit $rc)" >&2
 }
 
-# produce_workload LABEL FSYNC CONSUME ARGS...
+# produce_workload LABEL FSYNC CONSUME RECORD_SIZE ARGS...
 produce_workload() {
-	local label=$1 fsync=$2 consume=$3
-	shift 3
+	local label=$1 fsync=$2 consume=$3 size=$4
+	shift 4
 	for t in samsa kfake null; do
 		local extra=""
 		# The null broker stores nothing: there is nothing to read back.
 		[[ $consume == yes && $t != null ]] && extra="--consume --consume-raw"
-		run "$label" "$t" produce "$(broker_flags $t "$fsync")" --topic bench --duration "${secs}s" $extra "$@"
+		# kfake keeps everything in memory, at about 2.5 times its size:
+		# bound what it is given.
+		[[ $t == kfake ]] && extra="$extra --records $((kfake_max_bytes / size))"
+		run "$label" "$t" produce "$(broker_flags $t "$fsync")" --topic bench --duration "${secs}s" \
+			--record-size "$size" $extra "$@"
 	done
 }
 
-# e2e_workload LABEL FSYNC RATE_FROM_LABEL ARGS...: latency at half the rate
-# Samsa reached in RATE_FROM_LABEL (kfake's if Samsa has no figure), the
-# same rate for both brokers.
+# e2e_workload LABEL FSYNC RATE_FROM_LABEL RECORD_SIZE ARGS...: latency at
+# half the rate Samsa reached in RATE_FROM_LABEL (kfake's if Samsa has no
+# figure), the same rate for both brokers.
 e2e_workload() {
-	local label=$1 fsync=$2 from=$3
-	shift 3
+	local label=$1 fsync=$2 from=$3 size=$4
+	shift 4
 	[[ "$label" =~ $only ]] || return 0
 	local src=""
 	for t in samsa kfake; do
@@ -109,18 +118,21 @@ e2e_workload() {
 	local rate="--rate 10000"
 	[[ -n $src ]] && rate="--rate-from $src --rate-fraction 0.5"
 	for t in samsa kfake; do
-		run "$label" "$t" e2e "$(broker_flags $t "$fsync")" --topic bench --duration "${secs}s" $rate "$@"
+		local extra=""
+		[[ $t == kfake ]] && extra="--records $((kfake_max_bytes / size))"
+		run "$label" "$t" e2e "$(broker_flags $t "$fsync")" --topic bench --duration "${secs}s" $rate \
+			--record-size "$size" $extra "$@"
 	done
 }
 
-produce_workload 01-1k-8p-all-os false yes --record-size 1024 --partitions 8 --acks all --producers 1
-produce_workload 02-1k-8p-all-fsync true no --record-size 1024 --partitions 8 --acks all --producers 4
-produce_workload 03-100b-1p-acks1-os false yes --record-size 100 --partitions 1 --acks 1 --producers 1
-produce_workload 04-100b-16p-all-os false yes --record-size 100 --partitions 16 --acks all --producers 4
-produce_workload 05-1k-16p-acks1-os false no --record-size 1024 --partitions 16 --acks 1 --producers 4
-produce_workload 06-1k-1p-all-fsync true no --record-size 1024 --partitions 1 --acks all --producers 1
-e2e_workload 07-e2e-1k-8p-os false 01-1k-8p-all-os --record-size 1024 --partitions 8 --acks all --producers 1
-e2e_workload 08-e2e-1k-8p-fsync true 02-1k-8p-all-fsync --record-size 1024 --partitions 8 --acks all --producers 4
+produce_workload 01-1k-8p-all-os false yes 1024 --partitions 8 --acks all --producers 1
+produce_workload 02-1k-8p-all-fsync true no 1024 --partitions 8 --acks all --producers 4
+produce_workload 03-100b-1p-acks1-os false yes 100 --partitions 1 --acks 1 --producers 1
+produce_workload 04-100b-16p-all-os false yes 100 --partitions 16 --acks all --producers 4
+produce_workload 05-1k-16p-acks1-os false no 1024 --partitions 16 --acks 1 --producers 4
+produce_workload 06-1k-1p-all-fsync true no 1024 --partitions 1 --acks all --producers 1
+e2e_workload 07-e2e-1k-8p-os false 01-1k-8p-all-os 1024 --partitions 8 --acks all --producers 1
+e2e_workload 08-e2e-1k-8p-fsync true 02-1k-8p-all-fsync 1024 --partitions 8 --acks all --producers 4
 if [[ $long == yes ]]; then
 	# Memory bound: 20 GiB through 100 partitions (Samsa only: kfake would
 	# hold it all in memory).
@@ -142,4 +154,4 @@ fi
 	echo "- kfake and the null broker ignore fsync; the fsync-on rows compare Samsa with fsync to them without."
 	echo
 	"$samsa" bench report --dir "$out"
-} | tee bench/results/latest.md
+} | tee "$results/latest.md"
