@@ -117,8 +117,8 @@ func Open(cfg config.Broker, logger *slog.Logger) (*Broker, error) {
 	b.startGroups()
 	b.startTxns()
 	b.bgDone.Add(2)
-	go b.flushLoop()
-	go b.retentionLoop()
+	go b.every(100*time.Millisecond, b.flushDue)
+	go b.every(cfg.LogRetentionCheckInterval, b.applyRetention)
 	if cfg.LogCleanerEnable {
 		b.bgDone.Add(1)
 		go b.cleanerLoop()
@@ -144,21 +144,11 @@ func (b *Broker) openPartition(t metadata.Topic, i int32, clean bool) (*partitio
 	return p, nil
 }
 
-// flushLoop applies flush.ms / log.flush.interval.ms.
-func (b *Broker) flushLoop() {
-	defer b.bgDone.Done()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-b.stop:
-			return
-		case <-tick.C:
-		}
-		for _, p := range b.allPartitions() {
-			if err := p.FlushIfDue(); err != nil && !errors.Is(err, os.ErrClosed) {
-				b.log.Error("periodic flush failed", "topic", p.Topic, "partition", p.Index, "err", err)
-			}
+// flushDue applies flush.ms / log.flush.interval.ms.
+func (b *Broker) flushDue() {
+	for _, p := range b.allPartitions() {
+		if err := p.FlushIfDue(); err != nil && !errors.Is(err, os.ErrClosed) {
+			b.log.Error("periodic flush failed", "topic", p.Topic, "partition", p.Index, "err", err)
 		}
 	}
 }
@@ -174,26 +164,33 @@ func (b *Broker) allPartitions() []*partition.Partition {
 	return ps
 }
 
-// retentionLoop applies retention every log.retention.check.interval.ms.
-func (b *Broker) retentionLoop() {
+// every runs fn each interval until the broker stops. The caller has
+// added to b.bgDone for it.
+func (b *Broker) every(interval time.Duration, fn func()) {
 	defer b.bgDone.Done()
-	tick := time.NewTicker(b.cfg.LogRetentionCheckInterval)
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-b.stop:
 			return
 		case <-tick.C:
+			fn()
 		}
-		for _, p := range b.allPartitions() {
-			n, err := p.ApplyRetention()
-			switch {
-			case err != nil && !errors.Is(err, log.ErrClosed):
-				b.log.Error("retention failed", "topic", p.Topic, "partition", p.Index, "err", err)
-			case n > 0:
-				b.log.Info("deleted segments by retention", "topic", p.Topic, "partition", p.Index, "segments", n,
-					"log_start_offset", p.LogStartOffset())
-			}
+	}
+}
+
+// applyRetention deletes segments beyond retention on every partition
+// (every log.retention.check.interval.ms).
+func (b *Broker) applyRetention() {
+	for _, p := range b.allPartitions() {
+		n, err := p.ApplyRetention()
+		switch {
+		case err != nil && !errors.Is(err, log.ErrClosed):
+			b.log.Error("retention failed", "topic", p.Topic, "partition", p.Index, "err", err)
+		case n > 0:
+			b.log.Info("deleted segments by retention", "topic", p.Topic, "partition", p.Index, "segments", n,
+				"log_start_offset", p.LogStartOffset())
 		}
 	}
 }

@@ -120,16 +120,8 @@ func (b *Broker) startGroups() {
 		}
 		// offsets.retention.minutes, checked every
 		// offsets.retention.check.interval.ms.
-		tick := time.NewTicker(b.cfg.OffsetsRetentionCheck)
-		defer tick.Stop()
-		for {
-			select {
-			case <-b.stop:
-				return
-			case <-tick.C:
-				b.groups.ExpireOffsets(b.cfg.OffsetsRetention)
-			}
-		}
+		b.bgDone.Add(1)
+		b.every(b.cfg.OffsetsRetentionCheck, func() { b.groups.ExpireOffsets(b.cfg.OffsetsRetention) })
 	}()
 }
 

@@ -21,25 +21,11 @@ func (b *Broker) handleOffsetCommit(req *kmsg.OffsetCommitRequest) server.Reply 
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewOffsetCommitResponseTopicPartition()
 			sp.Partition = rp.Partition
-			md := ""
-			if rp.Metadata != nil {
-				md = *rp.Metadata
+			epoch := rp.LeaderEpoch
+			if req.Version < 6 {
+				epoch = -1
 			}
-			switch p, _ := b.partition(rt.Topic, rp.Partition); {
-			case p == nil:
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case len(md) > b.cfg.OffsetMetadataMaxBytes:
-				sp.ErrorCode = kerr.OffsetMetadataTooLarge.Code
-			default:
-				if cr.Offsets[rt.Topic] == nil {
-					cr.Offsets[rt.Topic] = map[int32]coordinator.Offset{}
-				}
-				epoch := rp.LeaderEpoch
-				if req.Version < 6 {
-					epoch = -1
-				}
-				cr.Offsets[rt.Topic][rp.Partition] = coordinator.Offset{Offset: rp.Offset, LeaderEpoch: epoch, Metadata: md}
-			}
+			sp.ErrorCode = b.stageCommit(cr.Offsets, rt.Topic, rp.Partition, rp.Offset, epoch, rp.Metadata)
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
@@ -65,4 +51,26 @@ func (b *Broker) handleOffsetCommit(req *kmsg.OffsetCommitRequest) server.Reply 
 		}
 		return server.Response{Msg: resp}
 	}
+}
+
+// stageCommit checks one partition of an (transactional) offset commit and,
+// if it may be committed, adds it to offsets. It returns the partition's
+// error code.
+func (b *Broker) stageCommit(offsets map[string]map[int32]coordinator.Offset, topic string, partition int32,
+	offset int64, leaderEpoch int32, metadata *string) int16 {
+	md := ""
+	if metadata != nil {
+		md = *metadata
+	}
+	switch p, _ := b.partition(topic, partition); {
+	case p == nil:
+		return kerr.UnknownTopicOrPartition.Code
+	case len(md) > b.cfg.OffsetMetadataMaxBytes:
+		return kerr.OffsetMetadataTooLarge.Code
+	}
+	if offsets[topic] == nil {
+		offsets[topic] = map[int32]coordinator.Offset{}
+	}
+	offsets[topic][partition] = coordinator.Offset{Offset: offset, LeaderEpoch: leaderEpoch, Metadata: md}
+	return 0
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/samsa-kafka/samsa/internal/coordinator"
 	"github.com/samsa-kafka/samsa/internal/partition"
@@ -26,16 +25,8 @@ func (b *Broker) startTxns() {
 			b.log.Error("loading transactions failed; transactional requests will keep failing", "err", err)
 			return
 		}
-		tick := time.NewTicker(b.cfg.TxnAbortCheckInterval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-b.stop:
-				return
-			case <-tick.C:
-				b.txns.AbortTimedOut()
-			}
-		}
+		b.bgDone.Add(1)
+		b.every(b.cfg.TxnAbortCheckInterval, func() { b.txns.AbortTimedOut() })
 	}()
 }
 

@@ -27,21 +27,7 @@ func (b *Broker) handleTxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest) server.
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
 			sp.Partition = rp.Partition
-			md := ""
-			if rp.Metadata != nil {
-				md = *rp.Metadata
-			}
-			switch p, _ := b.partition(rt.Topic, rp.Partition); {
-			case p == nil:
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case len(md) > b.cfg.OffsetMetadataMaxBytes:
-				sp.ErrorCode = kerr.OffsetMetadataTooLarge.Code
-			default:
-				if cr.Offsets[rt.Topic] == nil {
-					cr.Offsets[rt.Topic] = map[int32]coordinator.Offset{}
-				}
-				cr.Offsets[rt.Topic][rp.Partition] = coordinator.Offset{Offset: rp.Offset, LeaderEpoch: rp.LeaderEpoch, Metadata: md}
-			}
+			sp.ErrorCode = b.stageCommit(cr.Offsets, rt.Topic, rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata)
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)

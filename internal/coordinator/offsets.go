@@ -68,15 +68,7 @@ func (c *Coordinator) Commit(req CommitRequest) (*kerr.Error, func() error) {
 		}
 		g.touch(m)
 	}
-	var recs []record
-	now := c.clock.Now().UnixMilli()
-	for topic, ps := range req.Offsets {
-		for p, o := range ps {
-			o.CommitTime = now
-			ps[p] = o
-			recs = append(recs, record{key: offsetKey(req.Group, topic, p), value: offsetValue(o)})
-		}
-	}
+	recs := c.offsetRecords(req.Group, req.Offsets)
 	if len(recs) == 0 {
 		return nil, func() error { return nil }
 	}
@@ -352,4 +344,19 @@ func (c *Coordinator) ExpireOffsets(retention time.Duration) int {
 		c.lg.Info("expired committed offsets", "group", id, "offsets", len(recs), "group_removed", removeGroup)
 	}
 	return expired
+}
+
+// offsetRecords stamps offsets with the commit time and returns their
+// __consumer_offsets records.
+func (c *Coordinator) offsetRecords(group string, offsets map[string]map[int32]Offset) []record {
+	var recs []record
+	now := c.clock.Now().UnixMilli()
+	for topic, ps := range offsets {
+		for p, o := range ps {
+			o.CommitTime = now
+			ps[p] = o
+			recs = append(recs, record{key: offsetKey(group, topic, p), value: offsetValue(o)})
+		}
+	}
+	return recs
 }

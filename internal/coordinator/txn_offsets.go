@@ -50,15 +50,7 @@ func (c *Coordinator) TxnCommit(req TxnCommitRequest) (*kerr.Error, func() error
 			}
 		}
 	}
-	var recs []record
-	now := c.clock.Now().UnixMilli()
-	for topic, ps := range req.Offsets {
-		for p, o := range ps {
-			o.CommitTime = now
-			ps[p] = o
-			recs = append(recs, record{key: offsetKey(req.Group, topic, p), value: offsetValue(o)})
-		}
-	}
+	recs := c.offsetRecords(req.Group, req.Offsets)
 	if len(recs) == 0 {
 		return nil, func() error { return nil }
 	}

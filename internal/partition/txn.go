@@ -199,7 +199,8 @@ type ProducerSummary struct {
 	TxnStartOffset int64 // -1 without an open transaction
 }
 
-// Producers lists the producers this partition knows, by ID.
+// Producers lists the producers this partition knows, by ID. (An admin
+// call: it reads each producer's last batch header from the log.)
 func (p *Partition) Producers() []ProducerSummary {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -207,7 +208,14 @@ func (p *Partition) Producers() []ProducerSummary {
 	for id, e := range p.producers {
 		s := ProducerSummary{ProducerID: id, Epoch: e.Epoch, LastSequence: e.lastSeq(), LastTimestamp: -1, TxnStartOffset: -1}
 		if n := len(e.Batches); n > 0 {
-			s.LastTimestamp = e.Batches[n-1].Timestamp
+			s.LastTimestamp = e.Batches[n-1].Timestamp // LogAppendTime, else read below
+			if s.LastTimestamp < 0 {
+				if b, err := p.log.ReadBytes(e.Batches[n-1].FirstOffset, 1, true); err == nil {
+					if h, err := log.ParseBatchHeader(b); err == nil {
+						s.LastTimestamp = h.MaxTimestamp
+					}
+				}
+			}
 		}
 		if first, ok := p.txns.Ongoing[id]; ok {
 			s.TxnStartOffset = first
