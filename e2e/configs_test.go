@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"strconv"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func ptr(s string) *string { return &s }
@@ -188,5 +190,53 @@ func TestTopicRulesOnProduce(t *testing.T) {
 	err = cl.ProduceSync(ctxT(t), &kgo.Record{Topic: "recent", Value: []byte("x"), Timestamp: time.Now().Add(-time.Hour)}).FirstErr()
 	if !errors.Is(err, kerr.InvalidTimestamp) {
 		t.Errorf("hour-old record with before.max.ms=60000: %v, want INVALID_TIMESTAMP", err)
+	}
+}
+
+// TestCompressionTypeRecompresses: with compression.type=zstd the broker
+// stores every batch as zstd whatever the producer sent, and consumers read
+// the same records.
+func TestCompressionTypeRecompresses(t *testing.T) {
+	tb := startBroker(t, t.TempDir(), nil)
+	tb.createTopic("zs", 1, map[string]*string{"compression.type": ptr("zstd")})
+	prod := tb.client(kgo.DefaultProduceTopic("zs"), kgo.ProducerBatchCompression(kgo.GzipCompression()))
+	for i := 0; i < 20; i++ {
+		if err := prod.ProduceSync(ctxT(t), &kgo.Record{Key: key(i), Value: val(i)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := tb.consumeAll("zs")
+	if len(got) != 20 || !bytes.Equal(got[7].Value, val(7)) || got[7].Offset != 7 {
+		t.Fatalf("read back %d records", len(got))
+	}
+	// The stored batches are zstd (codec 4 in the attributes).
+	req := kmsg.NewPtrFetchRequest()
+	req.Version, req.MaxWaitMillis, req.MaxBytes, req.SessionEpoch = 11, 100, 1<<20, -1
+	tds, err := tb.admin().ListTopics(ctxT(t), "zs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The client picks the version; give the topic by name and by ID.
+	req.Topics = []kmsg.FetchRequestTopic{{Topic: "zs", TopicID: tds["zs"].ID,
+		Partitions: []kmsg.FetchRequestTopicPartition{{PartitionMaxBytes: 1 << 20, CurrentLeaderEpoch: -1}}}}
+	resp, err := req.RequestWith(ctxT(t), tb.client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ec := resp.Topics[0].Partitions[0].ErrorCode; ec != 0 || resp.ErrorCode != 0 {
+		t.Fatalf("fetch error %d / %d", ec, resp.ErrorCode)
+	}
+	raw := resp.Topics[0].Partitions[0].RecordBatches
+	n := 0
+	for len(raw) >= 61 {
+		size := int(binary.BigEndian.Uint32(raw[8:])) + 12
+		if codec := binary.BigEndian.Uint16(raw[21:]) & 7; codec != 4 {
+			t.Fatalf("stored batch %d has codec %d, want zstd (4)", n, codec)
+		}
+		raw = raw[size:]
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no batches fetched")
 	}
 }

@@ -94,9 +94,9 @@ var topicConfigs = map[string]topicConfigDef{
 	"message.timestamp.after.max.ms": {typ: kmsg.ConfigTypeLong, min: 0, max: math.MaxInt64, broker: "log.message.timestamp.after.max.ms",
 		brokerV: func(c config.Broker) string { return i64(c.LogTimestampAfterMaxMs) },
 		doc:     "With CreateTime, batches whose timestamps lie further in the future are refused (INVALID_TIMESTAMP)."},
-	"compression.type": {typ: kmsg.ConfigTypeString, enum: []string{"producer"}, broker: "compression.type",
+	"compression.type": {typ: kmsg.ConfigTypeString, enum: []string{"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"}, broker: "compression.type",
 		brokerV: func(c config.Broker) string { return c.CompressionType },
-		doc:     "Only producer (batches are stored as sent) is supported so far; recompressing to a fixed codec is not implemented."},
+		doc:     "producer stores batches as sent; any other value makes the broker rewrite every batch with that codec."},
 	"min.insync.replicas": {typ: kmsg.ConfigTypeInt, min: 1, max: math.MaxInt32, broker: "min.insync.replicas",
 		brokerV: func(c config.Broker) string { return i64(int64(c.MinInsyncReplicas)) },
 		doc:     "acks=all produce needs this many in-sync replicas (one node: anything above 1 gets NOT_ENOUGH_REPLICAS)."},
@@ -205,6 +205,11 @@ func (b *Broker) partitionConfig(explicit map[string]string) (partition.Config, 
 		MaxCompactionLagMs:   n("max.compaction.lag.ms"),
 	}
 	c.MinCleanableRatio, _ = strconv.ParseFloat(e["min.cleanable.dirty.ratio"], 64)
+	if ct := e["compression.type"]; ct != "producer" {
+		c.Recompress = true
+		c.RecompressCodec = map[string]int8{"uncompressed": log.CompressionNone, "gzip": log.CompressionGzip,
+			"snappy": log.CompressionSnappy, "lz4": log.CompressionLZ4, "zstd": log.CompressionZstd}[ct]
+	}
 	if c.FlushMs == math.MaxInt64 {
 		c.FlushMs = 0
 	}

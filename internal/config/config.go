@@ -356,7 +356,7 @@ func FromProperties(props map[string]string) (Broker, []string, error) {
 				err = fmt.Errorf("must be positive")
 			}
 		case "compression.type":
-			c.CompressionType, err = parseEnum(v, "producer")
+			c.CompressionType, err = parseEnum(v, "producer", "uncompressed", "gzip", "snappy", "lz4", "zstd")
 		case "min.insync.replicas":
 			c.MinInsyncReplicas, err = parseInt32(v, 1, math.MaxInt32)
 		case "log.message.timestamp.before.max.ms":

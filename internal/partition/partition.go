@@ -34,6 +34,11 @@ type Config struct {
 	MinCompactionLagMs   int64 // min.compaction.lag.ms
 	MaxCompactionLagMs   int64 // max.compaction.lag.ms
 	MinCleanableRatio    float64
+	// Recompress makes every batch be rewritten with RecompressCodec
+	// (compression.type other than producer); otherwise batches are
+	// stored as sent.
+	Recompress      bool
+	RecompressCodec int8
 }
 
 // Partition is one partition replica, always the leader on a single node.
@@ -132,6 +137,14 @@ func (p *Partition) Append(records []byte) (AppendResult, error) {
 	if err != nil {
 		return AppendResult{}, err
 	}
+	if cfg := p.Config(); cfg.Recompress {
+		codec := cfg.RecompressCodec
+		// compression.type: the one case where batches are not stored as
+		// sent (Kafka's exception too).
+		if records, hs, err = recompressAll(records, hs, codec, p.cfg.MaxMessageBytes); err != nil {
+			return AppendResult{}, err
+		}
+	}
 	for _, h := range hs {
 		if h.IsControl() {
 			return AppendResult{}, ErrTransactionalBatch
@@ -227,6 +240,21 @@ func (p *Partition) Append(records []byte) (AppendResult, error) {
 		res.Durable = p.log.Sync // group commit: concurrent callers share fsyncs
 	}
 	return res, nil
+}
+
+func recompressAll(records []byte, hs []log.BatchHeader, codec int8, maxBytes int) ([]byte, []log.BatchHeader, error) {
+	var out []byte
+	pos := 0
+	for _, h := range hs {
+		b, err := log.Recompress(records[pos:pos+h.Size()], codec)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", log.ErrCorruptMessage, err)
+		}
+		out = append(out, b...)
+		pos += h.Size()
+	}
+	nhs, err := log.ValidateBatches(out, maxBytes)
+	return out, nhs, err
 }
 
 // checkContent applies the topic's rules on batch contents: timestamps
