@@ -240,3 +240,52 @@ func TestCompressionTypeRecompresses(t *testing.T) {
 		t.Fatal("no batches fetched")
 	}
 }
+
+// TestDynamicBrokerConfigs: topic defaults changed at run time on the
+// broker (cluster-wide, then for this broker) reach existing topics at
+// once, with the right sources, and survive a restart.
+func TestDynamicBrokerConfigs(t *testing.T) {
+	tb := startBroker(t, t.TempDir(), nil)
+	tb.createTopic("dyn", 1, nil)
+	retention := func() (string, string) {
+		rcs, err := tb.admin().DescribeTopicConfigs(ctxT(t), "dyn")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, _ := rcs.On("dyn", nil)
+		for _, c := range rc.Configs {
+			if c.Key == "retention.ms" {
+				return c.MaybeValue(), c.Source.String()
+			}
+		}
+		t.Fatal("no retention.ms")
+		return "", ""
+	}
+	alter := func(broker string, v string) {
+		t.Helper()
+		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		res := kmsg.NewIncrementalAlterConfigsRequestResource()
+		res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeBroker, broker
+		res.Configs = []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: "log.retention.ms", Op: 0, Value: &v}}
+		req.Resources = append(req.Resources, res)
+		resp, err := req.RequestWith(ctxT(t), tb.client())
+		if err != nil || resp.Resources[0].ErrorCode != 0 {
+			t.Fatalf("alter broker %q: %v %+v", broker, err, resp)
+		}
+	}
+	if v, src := retention(); v != "604800000" || src != "DEFAULT_CONFIG" {
+		t.Fatalf("initially %s from %s", v, src)
+	}
+	alter("", "3600000")
+	if v, src := retention(); v != "3600000" || src != "DYNAMIC_DEFAULT_BROKER_CONFIG" {
+		t.Fatalf("cluster-wide: %s from %s", v, src)
+	}
+	alter("1", "60000")
+	if v, src := retention(); v != "60000" || src != "DYNAMIC_BROKER_CONFIG" {
+		t.Fatalf("per broker: %s from %s", v, src)
+	}
+	tb = tb.restart(nil)
+	if v, src := retention(); v != "60000" || src != "DYNAMIC_BROKER_CONFIG" {
+		t.Fatalf("after restart: %s from %s", v, src)
+	}
+}

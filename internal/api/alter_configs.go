@@ -31,8 +31,19 @@ func (b *Broker) handleAlterConfigs(req *kmsg.AlterConfigsRequest) kmsg.Response
 			if err == nil {
 				err = b.setTopicConfigs(rr.ResourceName, configs, req.ValidateOnly)
 			}
+		case kmsg.ConfigResourceTypeBroker:
+			var scope string
+			if scope, err = b.brokerScope(rr.ResourceName); err == nil {
+				configs := map[string]string{}
+				for _, c := range rr.Configs {
+					if c.Value != nil {
+						configs[c.Name] = *c.Value
+					}
+				}
+				err = b.setBrokerConfigs(scope, configs, req.ValidateOnly)
+			}
 		default:
-			err = brokerConfigsReadOnly(rr.ResourceType)
+			err = errorf(kerr.InvalidRequest, "altering configs of resource type %d is not supported", rr.ResourceType)
 		}
 		res.ErrorCode, res.ErrorMessage = codeOf(err)
 		resp.Resources = append(resp.Resources, res)
@@ -70,8 +81,16 @@ func (b *Broker) handleIncrementalAlterConfigs(req *kmsg.IncrementalAlterConfigs
 			if err == nil {
 				err = b.setTopicConfigs(rr.ResourceName, configs, req.ValidateOnly)
 			}
+		case kmsg.ConfigResourceTypeBroker:
+			var scope string
+			if scope, err = b.brokerScope(rr.ResourceName); err == nil {
+				var configs map[string]string
+				if configs, err = b.incrementalBrokerConfigs(scope, rr.Configs); err == nil {
+					err = b.setBrokerConfigs(scope, configs, req.ValidateOnly)
+				}
+			}
 		default:
-			err = brokerConfigsReadOnly(rr.ResourceType)
+			err = errorf(kerr.InvalidRequest, "altering configs of resource type %d is not supported", rr.ResourceType)
 		}
 		res.ErrorCode, res.ErrorMessage = codeOf(err)
 		resp.Resources = append(resp.Resources, res)
@@ -101,20 +120,11 @@ func (b *Broker) applyIncremental(configs map[string]string, c kmsg.IncrementalA
 			return errorf(kerr.InvalidConfig, "config %s is not a list; APPEND and SUBTRACT apply to lists only", c.Name)
 		}
 		cur, _ := b.topicConfigValue(configs, c.Name)
-		items := splitComma(cur)
-		for _, v := range splitComma(value) {
-			idx := slices.Index(items, v)
-			if c.Op == opAppend && idx < 0 {
-				items = append(items, v)
-			}
-			if c.Op == opSubtract && idx >= 0 {
-				items = append(items[:idx], items[idx+1:]...)
-			}
+		next, err := applyListOp(cur, c)
+		if err != nil {
+			return err
 		}
-		if len(items) == 0 {
-			return errorf(kerr.InvalidConfig, "config %s cannot be empty", c.Name)
-		}
-		configs[c.Name] = strings.Join(items, ",")
+		configs[c.Name] = next
 	default:
 		return errorf(kerr.InvalidRequest, "unknown operation %d for config %s", c.Op, c.Name)
 	}
@@ -160,11 +170,26 @@ func (b *Broker) setTopicConfigs(name string, configs map[string]string, validat
 	return nil
 }
 
-func brokerConfigsReadOnly(typ kmsg.ConfigResourceType) error {
-	if typ == kmsg.ConfigResourceTypeBroker || typ == kmsg.ConfigResourceTypeBrokerLogger {
-		return errorf(kerr.InvalidRequest, "broker configs cannot be changed at run time yet; set them in the properties file")
+// applyListOp applies APPEND or SUBTRACT to a list value.
+func applyListOp(cur string, c kmsg.IncrementalAlterConfigsRequestResourceConfig) (string, error) {
+	items := splitComma(cur)
+	value := ""
+	if c.Value != nil {
+		value = *c.Value
 	}
-	return errorf(kerr.InvalidRequest, "altering configs of resource type %d is not supported", typ)
+	for _, v := range splitComma(value) {
+		idx := slices.Index(items, v)
+		if c.Op == opAppend && idx < 0 {
+			items = append(items, v)
+		}
+		if c.Op == opSubtract && idx >= 0 {
+			items = append(items[:idx], items[idx+1:]...)
+		}
+	}
+	if len(items) == 0 {
+		return "", errorf(kerr.InvalidConfig, "config %s cannot be empty", c.Name)
+	}
+	return strings.Join(items, ","), nil
 }
 
 func splitComma(s string) []string {

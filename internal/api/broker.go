@@ -45,6 +45,9 @@ type Broker struct {
 	mu     sync.RWMutex
 	topics map[string]*topicState // by name
 
+	dynMu   sync.RWMutex
+	dynamic map[string]dynValue // broker configs set at run time
+
 	stop     chan struct{}
 	bgDone   sync.WaitGroup
 	closeErr error
@@ -86,6 +89,7 @@ func Open(cfg config.Broker, logger *slog.Logger) (*Broker, error) {
 	if b.meta, err = metadata.Open(dir, logger); err != nil {
 		return nil, err
 	}
+	b.loadDynamicConfigs()
 	marker := filepath.Join(dir, cleanShutdownFile)
 	_, statErr := os.Stat(marker)
 	clean := statErr == nil

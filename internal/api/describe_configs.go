@@ -74,8 +74,7 @@ func (b *Broker) describeTopic(name string, synonyms, docs bool) ([]kmsg.Describ
 				c.ConfigSynonyms = append(c.ConfigSynonyms, kmsg.DescribeConfigsResponseResourceConfigConfigSynonym{
 					Name: k, Value: &tv, Source: kmsg.ConfigSourceDynamicTopicConfig})
 			}
-			bv := def.brokerV(b.cfg)
-			bsrc := b.brokerSource(def)
+			bv, bsrc := b.brokerDefault(def)
 			c.ConfigSynonyms = append(c.ConfigSynonyms, kmsg.DescribeConfigsResponseResourceConfigConfigSynonym{
 				Name: def.broker, Value: &bv, Source: bsrc})
 		}
@@ -139,11 +138,11 @@ func (b *Broker) describeBroker(docs bool) []kmsg.DescribeConfigsResponseResourc
 		add(v.name, v.value, v.typ, "")
 	}
 	for _, def := range topicConfigs {
-		add(def.broker, def.brokerV(cfg), def.typ, def.doc)
-		if out[len(out)-1].Source == kmsg.ConfigSourceDefaultConfig && b.brokerSource(def) == kmsg.ConfigSourceStaticBrokerConfig {
-			out[len(out)-1].Source = kmsg.ConfigSourceStaticBrokerConfig // set through an alias
-			out[len(out)-1].IsDefault = false
-		}
+		v, src := b.brokerDefault(def)
+		add(def.broker, v, def.typ, def.doc)
+		c := &out[len(out)-1]
+		c.Source, c.IsDefault = src, src == kmsg.ConfigSourceDefaultConfig
+		c.ReadOnly = false // can be changed at run time (cluster-wide or per broker)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out

@@ -163,7 +163,7 @@ func validateTopicConfig(k, v string) (string, error) {
 func (b *Broker) effectiveTopicConfig(explicit map[string]string) map[string]string {
 	out := make(map[string]string, len(topicConfigs))
 	for k, def := range topicConfigs {
-		out[k] = def.brokerV(b.cfg)
+		out[k], _ = b.brokerDefault(def)
 	}
 	for k, v := range explicit {
 		out[k] = v
@@ -221,17 +221,24 @@ func (b *Broker) topicConfigValue(explicit map[string]string, name string) (stri
 	if v, ok := explicit[name]; ok {
 		return v, kmsg.ConfigSourceDynamicTopicConfig
 	}
-	def := topicConfigs[name]
-	return def.brokerV(b.cfg), b.brokerSource(def)
+	return b.brokerDefault(topicConfigs[name])
 }
 
-// brokerSource tells whether the operator set a topic config's broker
-// property (or one of its aliases) or it is the built-in default.
-func (b *Broker) brokerSource(def topicConfigDef) kmsg.ConfigSource {
+// brokerDefault is the broker's value of a topic config's fallback
+// property and where it comes from: set at run time (AlterConfigs on the
+// broker, per broker or cluster-wide), in the properties file (or one of
+// its aliases), or the built-in default.
+func (b *Broker) brokerDefault(def topicConfigDef) (string, kmsg.ConfigSource) {
+	b.dynMu.RLock()
+	v, ok := b.dynamic[def.broker]
+	b.dynMu.RUnlock()
+	if ok {
+		return v.value, v.source
+	}
 	for _, k := range append([]string{def.broker}, def.aliases...) {
 		if _, set := b.cfg.Props[k]; set {
-			return kmsg.ConfigSourceStaticBrokerConfig
+			return def.brokerV(b.cfg), kmsg.ConfigSourceStaticBrokerConfig
 		}
 	}
-	return kmsg.ConfigSourceDefaultConfig
+	return def.brokerV(b.cfg), kmsg.ConfigSourceDefaultConfig
 }

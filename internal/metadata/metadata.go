@@ -42,7 +42,7 @@ type Topic struct {
 
 // Record is one entry of the metadata log.
 type Record struct {
-	Type       string            `json:"type"` // topic, delete_topic, partitions, configs, producer_ids
+	Type       string            `json:"type"` // topic, delete_topic, partitions, configs, producer_ids, broker_configs
 	Name       string            `json:"name,omitempty"`
 	ID         *TopicID          `json:"id,omitempty"`
 	Partitions int32             `json:"partitions,omitempty"`
@@ -67,6 +67,7 @@ type Store struct {
 	// Producer IDs are handed out from a block whose end is persisted
 	// before any ID in it is used, so IDs are never reused after a crash.
 	nextPID, pidBlockEnd int64
+	brokerConfigs        map[string]map[string]string // scope ("" cluster-wide, or a node ID) -> configs
 	log                  *slog.Logger
 }
 
@@ -138,7 +139,7 @@ func (r Record) validate() error {
 		if r.Name == "" {
 			return fmt.Errorf("%s record needs a name", r.Type)
 		}
-	case "producer_ids":
+	case "producer_ids", "broker_configs":
 	default:
 		return fmt.Errorf("unknown record type %q", r.Type)
 	}
@@ -172,6 +173,11 @@ func (s *Store) apply(r Record) {
 		}
 	case "producer_ids":
 		s.pidBlockEnd = r.NextPID
+	case "broker_configs":
+		if s.brokerConfigs == nil {
+			s.brokerConfigs = map[string]map[string]string{}
+		}
+		s.brokerConfigs[r.Name] = maps.Clone(r.Configs)
 	}
 }
 
@@ -296,6 +302,21 @@ func (s *Store) SetConfigs(name string, configs map[string]string) error {
 		return ErrUnknownTopic
 	}
 	return s.commit(Record{Type: "configs", Name: name, Configs: configs})
+}
+
+// BrokerConfigs returns the broker configs set at run time for a scope
+// ("" for the cluster-wide defaults, or a node ID).
+func (s *Store) BrokerConfigs(scope string) map[string]string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return maps.Clone(s.brokerConfigs[scope])
+}
+
+// SetBrokerConfigs replaces the run-time broker configs of a scope.
+func (s *Store) SetBrokerConfigs(scope string, configs map[string]string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.commit(Record{Type: "broker_configs", Name: scope, Configs: maps.Clone(configs)})
 }
 
 const pidBlockSize = 1000
