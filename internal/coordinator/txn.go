@@ -64,15 +64,18 @@ type TxnConfig struct {
 }
 
 type txnMeta struct {
-	id       string
-	pid      int64
-	epoch    int16
-	timeout  time.Duration
-	state    TxnState
-	parts    map[TxnPartition]bool
-	start    time.Time
-	updated  time.Time
-	aborting bool // a timeout abort is under way
+	id      string
+	pid     int64
+	epoch   int16
+	timeout time.Duration
+	state   TxnState
+	parts   map[TxnPartition]bool
+	start   time.Time
+	updated time.Time
+	// lastInit is the producer ID and epoch a re-initialisation replaced,
+	// so that a retry of it (its answer lost) gets the same answer.
+	lastInitPID   int64
+	lastInitEpoch int16
 }
 
 // TxnCoordinator coordinates the transactions of this node.
@@ -144,7 +147,7 @@ func (tc *TxnCoordinator) apply(r log.Record) error {
 	if err := v.ReadFrom(r.Value); err != nil {
 		return fmt.Errorf("txn value at %d: %w", r.Offset, err)
 	}
-	t := &txnMeta{id: k.TransactionalID, pid: v.ProducerID, epoch: v.ProducerEpoch,
+	t := &txnMeta{id: k.TransactionalID, pid: v.ProducerID, epoch: v.ProducerEpoch, lastInitPID: -1, lastInitEpoch: -1,
 		timeout: time.Duration(v.TimeoutMillis) * time.Millisecond, parts: map[TxnPartition]bool{},
 		start: time.UnixMilli(v.StartTimestamp), updated: time.UnixMilli(v.LastUpdateTimestamp)}
 	for s, code := range txnStateCodes {
@@ -212,7 +215,8 @@ func (tc *TxnCoordinator) InitProducerID(id string, timeout time.Duration, reqPI
 		if err != nil {
 			return -1, -1, kerr.UnknownServerError
 		}
-		t = &txnMeta{id: id, pid: pid, epoch: 0, timeout: timeout, state: TxnEmpty, parts: map[TxnPartition]bool{}}
+		t = &txnMeta{id: id, pid: pid, epoch: 0, timeout: timeout, state: TxnEmpty, parts: map[TxnPartition]bool{},
+			lastInitPID: -1, lastInitEpoch: -1}
 		if err := tc.persist(t); err != nil {
 			tc.lg.Error("InitProducerId", "err", err)
 			return -1, -1, kerr.UnknownServerError
@@ -221,14 +225,23 @@ func (tc *TxnCoordinator) InitProducerID(id string, timeout time.Duration, reqPI
 		return t.pid, t.epoch, nil
 	}
 	if reqPID >= 0 && (reqPID != t.pid || reqEpoch != t.epoch) {
-		// KIP-360: only the current incarnation may re-initialise itself.
-		return -1, -1, kerr.InvalidProducerEpoch
+		if reqPID == t.lastInitPID && reqEpoch == t.lastInitEpoch && t.state == TxnEmpty {
+			return t.pid, t.epoch, nil // a retry of the last re-initialisation
+		}
+		// KIP-360/KIP-588: only the current incarnation may
+		// re-initialise itself; any other is fenced.
+		return -1, -1, kerr.ProducerFenced
 	}
 	if t.state == TxnPrepareCommit || t.state == TxnPrepareAbort {
 		return -1, -1, kerr.ConcurrentTransactions
 	}
+	prevPID, prevEpoch := t.pid, t.epoch
 	if err := tc.bumpEpoch(t); err != nil {
 		return -1, -1, kerr.UnknownServerError
+	}
+	t.lastInitPID, t.lastInitEpoch = -1, -1
+	if reqPID >= 0 {
+		t.lastInitPID, t.lastInitEpoch = prevPID, prevEpoch
 	}
 	if t.state == TxnOngoing {
 		// The previous incarnation left a transaction open: abort it,
@@ -431,6 +444,7 @@ func (tc *TxnCoordinator) AbortTimedOut() int {
 			tc.lg.Error("abort timed-out transaction", "err", err)
 			continue
 		}
+		t.lastInitPID, t.lastInitEpoch = -1, -1 // the old epoch is fenced, not retried
 		if err := tc.end(t, false); err != nil {
 			tc.lg.Error("abort timed-out transaction", "transactional_id", t.id, "err", err)
 			continue
