@@ -43,10 +43,11 @@ var txnOverrides = []string{
 type trapMode int32
 
 const (
-	trapOff      trapMode = iota
-	trapRequest           // kill once a commit's EndTxn request is written
-	trapResponse          // kill once the broker's answer to it has arrived, before the client reads it
-	trapOpen              // kill once a producer's records are acknowledged, before it commits; the producer dies too
+	trapOff           trapMode = iota
+	trapRequest                // kill once a commit's EndTxn request is written
+	trapResponse               // kill once the broker's answer to it has arrived, before the client reads it
+	trapOpen                   // kill once a producer's records are acknowledged, before it commits; the producer dies too
+	trapBeforeRequest          // kill when a commit's EndTxn request is about to be written; it is not
 )
 
 // endTxnTrap watches the connections of the transactional producers for
@@ -80,11 +81,29 @@ func (tr *endTxnTrap) fire(mode trapMode, at *txnAttempt, code int16) bool {
 	defer tr.mu.Unlock()
 	tr.at, tr.code = at, code
 	tr.kill()
+	if mode == trapBeforeRequest && at.onKill != nil {
+		at.onKill()
+	}
 	close(tr.fired)
 	return true
 }
 
 var errTrapped = errors.New("connection cut: the broker was killed here")
+
+// commitWatch is a producer that says which transaction it is committing
+// (nil when it is not).
+type commitWatch interface{ inCommit() *txnAttempt }
+
+// trapDialer dials connections watched by tr for w's commits.
+func trapDialer(tr *endTxnTrap, w commitWatch) func(ctx context.Context, network, host string) (net.Conn, error) {
+	return func(ctx context.Context, network, host string) (net.Conn, error) {
+		c, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, network, host)
+		if err != nil {
+			return nil, err
+		}
+		return &trapConn{Conn: c, tr: tr, watch: w, endTxn: map[int32]int16{}}, nil
+	}
+}
 
 // trapConn is a producer's connection to the broker. It reads the Kafka
 // framing both ways: request headers (size, API key, version,
@@ -92,8 +111,8 @@ var errTrapped = errors.New("connection cut: the broker was killed here")
 // correlation ID) before handing a response to the client.
 type trapConn struct {
 	net.Conn
-	tr   *endTxnTrap
-	loop *txnLoop
+	tr    *endTxnTrap
+	watch commitWatch
 
 	mu     sync.Mutex
 	endTxn map[int32]int16 // correlation ID -> version of EndTxn requests written
@@ -110,9 +129,14 @@ type trapConn struct {
 }
 
 func (c *trapConn) Write(b []byte) (int, error) {
+	if c.wskip == 0 && len(c.whdr) == 0 && len(b) >= 6 && int16(binary.BigEndian.Uint16(b[4:])) == kmsg.EndTxn.Int16() &&
+		c.tr.fire(trapBeforeRequest, c.watch.inCommit(), -1) {
+		c.Conn.Close()
+		return 0, errTrapped // the broker is gone and never saw the request
+	}
 	completes := c.scanRequests(b)
 	n, err := c.Conn.Write(b)
-	if err == nil && completes && c.tr.fire(trapRequest, c.loop.committing.Load(), -1) {
+	if err == nil && completes && c.tr.fire(trapRequest, c.watch.inCommit(), -1) {
 		return n, nil // the request is out; the broker is gone
 	}
 	return n, err
@@ -189,7 +213,7 @@ func (c *trapConn) Read(p []byte) (int, error) {
 		if _, err := io.ReadFull(c.Conn, body); err != nil {
 			return 0, err
 		}
-		if c.tr.fire(trapResponse, c.loop.committing.Load(), endTxnErrorCode(body, version)) {
+		if c.tr.fire(trapResponse, c.watch.inCommit(), endTxnErrorCode(body, version)) {
 			c.dead = true
 			c.Conn.Close()
 			return 0, errTrapped
@@ -233,6 +257,36 @@ func endTxnErrorCode(body []byte, version int16) int16 {
 	return resp.ErrorCode
 }
 
+// killByTrap arms tr and waits until it has killed the broker; it
+// returns the transaction it fired on.
+func killByTrap(t *testing.T, b *broker, tr *endTxnTrap, mode trapMode) *txnAttempt {
+	t.Helper()
+	pid, done := b.cmd.Process.Pid, b.done
+	proc := b.cmd.Process
+	fired := tr.arm(mode, func() {
+		_ = proc.Signal(syscall.SIGKILL)
+		select {
+		case <-done:
+		case <-time.After(exitTimeout):
+		}
+	})
+	select {
+	case <-fired:
+	case <-time.After(30 * time.Second):
+		tr.mode.Store(int32(trapOff))
+		t.Fatalf("no commit hit the trap (mode %d) within 30s", mode)
+	}
+	select {
+	case <-done:
+	default:
+		t.Fatalf("broker pid %d still running after the trap's SIGKILL", pid)
+	}
+	fmt.Fprintf(b.out, "===== SIGKILL pid %d by the EndTxn trap (mode %d)\n", pid, mode)
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return tr.at
+}
+
 // ---- the transactional producer loop ----
 
 type txnOutcome int
@@ -249,7 +303,8 @@ type txnAttempt struct {
 	n        int
 	values   []string // in produce order
 	outcome  txnOutcome
-	answered bool // the broker answered its EndTxn(commit) with success (seen by the trap)
+	answered bool   // the broker answered its EndTxn(commit) with success (seen by the trap)
+	onKill   func() // trapBeforeRequest: the producer dies with the broker
 }
 
 // txnLoop is a transactional producer running transactions until
@@ -287,16 +342,12 @@ func startTxnLoop(t *testing.T, addr, topic string, partitions int32, name strin
 	return l
 }
 
+func (l *txnLoop) inCommit() *txnAttempt { return l.committing.Load() }
+
 func (l *txnLoop) client() *kgo.Client {
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(l.addr),
-		kgo.Dialer(func(ctx context.Context, network, host string) (net.Conn, error) {
-			c, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, network, host)
-			if err != nil {
-				return nil, err
-			}
-			return &trapConn{Conn: c, tr: l.tr, loop: l, endTxn: map[int32]int16{}}, nil
-		}),
+		kgo.Dialer(trapDialer(l.tr, l)),
 		kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
 		kgo.MetadataMinAge(100*time.Millisecond),
 		kgo.TransactionalID(l.name), kgo.TransactionTimeout(10*time.Second),
@@ -662,35 +713,6 @@ func TestSIGKILLDuringTransactions(t *testing.T) {
 			return nil
 		})
 	}
-	// killByTrap arms the trap and waits until it has killed the broker.
-	killByTrap := func(mode trapMode) *txnAttempt {
-		t.Helper()
-		pid, done := b.cmd.Process.Pid, b.done
-		proc := b.cmd.Process
-		fired := tr.arm(mode, func() {
-			_ = proc.Signal(syscall.SIGKILL)
-			select {
-			case <-done:
-			case <-time.After(exitTimeout):
-			}
-		})
-		select {
-		case <-fired:
-		case <-time.After(30 * time.Second):
-			tr.mode.Store(int32(trapOff))
-			t.Fatalf("no commit hit the trap (mode %d) within 30s", mode)
-		}
-		select {
-		case <-done:
-		default:
-			t.Fatalf("broker pid %d still running after the trap's SIGKILL", pid)
-		}
-		fmt.Fprintf(b.out, "===== SIGKILL pid %d by the EndTxn trap (mode %d)\n", pid, mode)
-		tr.mu.Lock()
-		defer tr.mu.Unlock()
-		return tr.at
-	}
-
 	// orphan leaves a transaction open on every partition, its producer
 	// gone for good: the restarted coordinator must abort it when its
 	// timeout (counted from its start, before the kill) passes.
@@ -730,7 +752,7 @@ func TestSIGKILLDuringTransactions(t *testing.T) {
 		}
 		switch strings.TrimSuffix(how, "+orphan") {
 		case "answer":
-			at := killByTrap(trapResponse)
+			at := killByTrap(t, b, tr, trapResponse)
 			tr.mu.Lock()
 			code := tr.code
 			tr.mu.Unlock()
@@ -739,10 +761,10 @@ func TestSIGKILLDuringTransactions(t *testing.T) {
 			}
 			t.Logf("round %d: killed after the broker answered %s txn %d's commit (error code %d), before the producer read it", round, at.producer, at.n, code)
 		case "request":
-			at := killByTrap(trapRequest)
+			at := killByTrap(t, b, tr, trapRequest)
 			t.Logf("round %d: killed right after %s txn %d's commit request was written", round, at.producer, at.n)
 		case "open":
-			at := killByTrap(trapOpen)
+			at := killByTrap(t, b, tr, trapOpen)
 			t.Logf("round %d: killed with %s txn %d open; its producer is replaced by a new client", round, at.producer, at.n)
 		default:
 			b.kill()
