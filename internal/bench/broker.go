@@ -103,8 +103,11 @@ func StartBroker(ctx context.Context, spec BrokerSpec) (*Broker, error) {
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// If the bench dies, the broker goes with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// The broker gets its own process group, so that Stop also ends what a
+	// wrapper command started (and a terminal's Ctrl-C reaches only the
+	// bench, which then stops the broker itself); if the bench dies, the
+	// broker goes with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		b.cleanup(false)
@@ -186,23 +189,27 @@ func (b *Broker) PID() int { return b.cmd.Process.Pid }
 // Stats reads the broker's CPU time and peak RSS from /proc.
 func (b *Broker) Stats() (ProcStats, error) { return ReadProcStats(b.PID()) }
 
-// Stop ends the broker: SIGTERM, then SIGKILL after 10 seconds. It removes
-// the data directory unless the spec asked to keep it.
+// Stop ends the broker: SIGTERM to its process group, then SIGKILL after 10
+// seconds; whatever is left of the group once the broker has exited is
+// killed too. It removes the data directory unless the spec asked to keep
+// it.
 func (b *Broker) Stop() error {
 	if b.cmd == nil {
 		return nil
 	}
+	pgid := b.cmd.Process.Pid // Setpgid: the group is named after the broker
 	select {
 	case <-b.exited:
 	default:
-		_ = b.cmd.Process.Signal(syscall.SIGTERM)
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
 		select {
 		case <-b.exited:
 		case <-time.After(10 * time.Second):
-			_ = b.cmd.Process.Kill()
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
 			<-b.exited
 		}
 	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL) // leftovers of a wrapper; ESRCH if none
 	b.cleanup(b.keep)
 	return nil
 }

@@ -228,6 +228,62 @@ func TestStartBrokerMeasuresProcess(t *testing.T) {
 	}
 }
 
+// TestStopEndsWrapperChildren starts the broker behind a shell that also
+// leaves a background process, as a wrapper command might: Stop must end both.
+func TestStopEndsWrapperChildren(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := StartBroker(testContext(t), BrokerSpec{
+		Command:     "sleep 300 & echo $! > {dir}/child.pid; env " + helperPortEnv + "={port} " + exe + " -test.run=^$",
+		DataDirBase: t.TempDir(),
+		KeepData:    true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(b.Dir, "data", "child.pid"))
+	if err != nil {
+		_ = b.Stop()
+		t.Fatal(err)
+	}
+	child, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		_ = b.Stop()
+		t.Fatal(err)
+	}
+	if !processAlive(child) {
+		_ = b.Stop()
+		t.Fatalf("background child %d not running before Stop", child)
+	}
+	if err := b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// The child was killed; its parent (the shell) is gone, so init reaps it
+	// at its own pace: wait for that rather than assume it.
+	deadline := time.Now().Add(10 * time.Second)
+	for processAlive(child) {
+		if time.Now().After(deadline) {
+			t.Fatalf("background child %d survived Stop", child)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if processAlive(b.PID()) {
+		t.Fatalf("broker %d survived Stop", b.PID())
+	}
+}
+
+// processAlive reports whether pid exists and is not a zombie.
+func processAlive(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
+}
+
 func TestStartBrokerReportsEarlyExit(t *testing.T) {
 	_, err := StartBroker(testContext(t), BrokerSpec{Command: "echo broken broker; exit 3", DataDirBase: t.TempDir()})
 	if err == nil {
