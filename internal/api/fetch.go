@@ -45,19 +45,25 @@ func (b *Broker) handleFetch(ctx context.Context, req *kmsg.FetchRequest) server
 	if got >= int(req.MinBytes) || f.failed || !time.Now().Before(deadline) {
 		return f.reply
 	}
-	// Register before reading again, so that no append slips between the
-	// read and the wait unnoticed.
+	// Register, then read again: an append between the first read and the
+	// registration would otherwise go unnoticed until the next one (or
+	// MaxWaitMillis).
 	w := partition.NewWaiter()
 	ps := f.partitions()
 	for _, p := range ps {
 		p.AddWaiter(w)
 	}
+	unregister := func() {
+		for _, p := range ps {
+			p.RemoveWaiter(w)
+		}
+	}
+	if f.read() >= int(req.MinBytes) || f.failed {
+		unregister()
+		return f.reply
+	}
 	return func() server.Response {
-		defer func() {
-			for _, p := range ps {
-				p.RemoveWaiter(w)
-			}
-		}()
+		defer unregister()
 		timer := time.NewTimer(time.Until(deadline))
 		defer timer.Stop()
 		for {
