@@ -288,10 +288,8 @@ func (tc *TxnCoordinator) check(id string, pid int64, epoch int16) (*txnMeta, *k
 	switch {
 	case t == nil || t.pid != pid:
 		return nil, kerr.InvalidProducerIDMapping
-	case epoch < t.epoch:
-		return nil, kerr.ProducerFenced
-	case epoch > t.epoch:
-		return nil, kerr.InvalidProducerEpoch
+	case epoch != t.epoch:
+		return nil, kerr.ProducerFenced // any other epoch than the current one (KIP-588)
 	case t.state == TxnPrepareCommit || t.state == TxnPrepareAbort:
 		return nil, kerr.ConcurrentTransactions
 	}
