@@ -73,6 +73,12 @@ type CleanerConfig struct {
 	// another one go). 0 means no limit; a partition whose limit would be
 	// 0 has nothing to clean.
 	FirstUncleanableOffset int64
+	// HandleTransactions applies Kafka's transactional rules (see
+	// batchAction): batches of the AbortedTxns go, committed transactional
+	// records are compacted. Without it transactional batches are kept
+	// untouched. The cleanable range must end at the last stable offset.
+	HandleTransactions bool
+	AbortedTxns        []AbortedSpan
 	// Now is the clock; nil means the log's clock.
 	Now func() time.Time
 
@@ -343,7 +349,10 @@ func (l *Log) Clean(ctx context.Context, cfg CleanerConfig) (CleanStats, error) 
 	if err != nil {
 		return CleanStats{}, err
 	}
-	c := &cleaning{l: l, ctx: ctx, cfg: cfg, logCfg: l.config()}
+	c := &cleaning{l: l, ctx: ctx, cfg: cfg, logCfg: l.config(), aborted: map[int64][]AbortedSpan{}}
+	for _, a := range cfg.AbortedTxns {
+		c.aborted[a.ProducerID] = append(c.aborted[a.ProducerID], a)
+	}
 	if c.cfg.DedupeBufferBytes == 0 {
 		c.cfg.DedupeBufferBytes = DefaultDedupeBufferBytes
 	}
@@ -390,6 +399,7 @@ type cleaning struct {
 	mapEnd     int64 // the offset map covers [firstDirty, mapEnd)
 	om         *offsetMap
 	producers  map[int64]producerLast
+	aborted    map[int64][]AbortedSpan // by producer ID
 
 	throttle throttler
 	stats    CleanStats
@@ -433,25 +443,32 @@ func (c *cleaning) run() (CleanStats, error) {
 	if err := c.hook(stepMapBuilt); err != nil {
 		return c.stats, err
 	}
+	checkpoint := c.mapEnd
 	for _, g := range c.groups() {
 		err := c.cleanGroup(g)
 		if errors.Is(err, errSourcesGone) {
+			// Retention took part of the group; what it left was not
+			// cleaned, so the checkpoint must not pass it: the next
+			// clean treats it as dirty again.
 			c.l.logger.Info("cleaner skipped segments deleted by retention meanwhile", "base_offset", g[0].s.base)
+			if start := c.l.LogStartOffset(); start < g[len(g)-1].next {
+				checkpoint = min(checkpoint, max(g[0].s.base, start))
+			}
 			continue
 		}
 		if err != nil {
 			return c.stats, err
 		}
 	}
-	if err := writeOffsetFile(c.l.dir, cleanerCheckpointFile, c.mapEnd); err != nil {
+	if err := writeOffsetFile(c.l.dir, cleanerCheckpointFile, checkpoint); err != nil {
 		return c.stats, err
 	}
 	if err := c.hook(stepCheckpointed); err != nil {
 		return c.stats, err
 	}
-	c.stats.CleanedUpTo = c.mapEnd
+	c.stats.CleanedUpTo = checkpoint
 	c.l.logger.Info("log cleaned",
-		"first_dirty_offset", c.firstDirty, "cleaned_up_to", c.mapEnd, "first_uncleanable_offset", c.end,
+		"first_dirty_offset", c.firstDirty, "cleaned_up_to", checkpoint, "first_uncleanable_offset", c.end,
 		"keys", c.om.len(), "segments", c.stats.SegmentsCleaned,
 		"records_read", c.stats.RecordsRead, "records_removed", c.stats.RecordsRemoved,
 		"bytes_read", c.stats.BytesRead, "bytes_written", c.stats.BytesWritten)
@@ -511,7 +528,7 @@ func (c *cleaning) buildOffsetMap() error {
 			if h.BaseOffset >= c.end {
 				return errStopScan
 			}
-			if h.LastOffset() < c.firstDirty || transactionalBatchAction(h) != cleanRecords {
+			if h.LastOffset() < c.firstDirty || c.batchAction(h) != cleanRecords {
 				return nil
 			}
 			payload, err := c.dec.decode(h.Compression(), batch[BatchHeaderSize:])

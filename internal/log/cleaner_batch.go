@@ -26,18 +26,39 @@ const (
 	keepUntouched
 )
 
-// transactionalBatchAction is the hook for the transactions issue. Today
-// control batches (transaction markers) and transactional batches are kept
-// untouched and do not take part in compaction, which is safe and only
-// costs space. Kafka's cleaner instead (1) drops the batches of aborted
-// transactions (it needs the aborted-transaction index), (2) treats the
-// records of committed transactions like any other, and (3) removes a
-// transaction's marker once the transaction has no data left and
-// delete.retention.ms has passed. Those rules belong here and in
-// filterBatch once the partition keeps transaction state.
-func transactionalBatchAction(h *BatchHeader) batchAction {
-	if h.IsControl() || h.IsTransactional() {
+// dropBatch: a batch of an aborted transaction; it goes, and its keys
+// supersede nothing.
+const dropBatch batchAction = keepUntouched + 1
+
+// AbortedSpan is an aborted transaction's span on a partition: its
+// producer's transactional batches from FirstOffset up to the abort marker
+// at LastOffset belong to it.
+type AbortedSpan struct {
+	ProducerID, FirstOffset, LastOffset int64
+}
+
+// batchAction decides what the cleaner does with a batch. Control batches
+// (transaction markers) are kept as they are. Without
+// CleanerConfig.HandleTransactions transactional batches are kept untouched
+// too. With it, Kafka's rules apply: the batches of aborted transactions
+// are dropped (their records never supersede anything), and the records of
+// committed ones are compacted like any other (the cleanable range ends at
+// the last stable offset, so every transaction in it has ended). Markers
+// are never removed, which keeps read_committed filtering and producer
+// state intact at the cost of a few bytes per transaction.
+func (c *cleaning) batchAction(h *BatchHeader) batchAction {
+	switch {
+	case h.IsControl():
 		return keepUntouched
+	case !h.IsTransactional():
+		return cleanRecords
+	case !c.cfg.HandleTransactions:
+		return keepUntouched
+	}
+	for _, a := range c.aborted[h.ProducerID] {
+		if a.FirstOffset <= h.BaseOffset && h.BaseOffset < a.LastOffset {
+			return dropBatch
+		}
 	}
 	return cleanRecords
 }
@@ -69,9 +90,21 @@ func (c *cleaning) retain(r *rawRecord, tombstonesExpire bool) bool {
 // filterBatch returns what is left of a batch: the batch itself when no
 // record goes, a re-encoded batch, an empty batch, or nil.
 func (c *cleaning) filterBatch(batch []byte, h *BatchHeader, tombstonesExpire bool) ([]byte, error) {
-	if transactionalBatchAction(h) == keepUntouched {
+	switch c.batchAction(h) {
+	case keepUntouched:
 		c.stats.RecordsRead += int64(h.NumRecords)
 		return batch, nil
+	case dropBatch:
+		c.stats.RecordsRead += int64(h.NumRecords)
+		c.stats.RecordsRemoved += int64(h.NumRecords)
+		if c.keepEmptyBatch(h) {
+			if h.NumRecords == 0 {
+				return batch, nil
+			}
+			c.outBuf = emptyBatch(c.outBuf[:0], *h)
+			return c.outBuf, nil
+		}
+		return nil, nil
 	}
 	payload, err := c.dec.decode(h.Compression(), batch[BatchHeaderSize:])
 	if err != nil {

@@ -17,8 +17,9 @@ type CleanerSettings struct {
 // is due: the dirty share of the cleanable part reached
 // min.cleanable.dirty.ratio, or dirty records are older than
 // max.compaction.lag.ms. The cleanable part ends at the last stable offset,
-// so records of open transactions are never compacted. It reports whether
-// it cleaned.
+// so records of open transactions are never compacted; batches of aborted
+// transactions are removed and committed transactional records compacted.
+// It reports whether it cleaned.
 func (p *Partition) MaybeClean(ctx context.Context, s CleanerSettings) (log.CleanStats, bool, error) {
 	cfg := p.Config()
 	if !cfg.Compact {
@@ -28,7 +29,15 @@ func (p *Partition) MaybeClean(ctx context.Context, s CleanerSettings) (log.Clea
 	if lso <= p.LogStartOffset() {
 		return log.CleanStats{}, false, nil
 	}
+	p.mu.Lock()
+	aborted := make([]log.AbortedSpan, len(p.txns.Aborted))
+	for i, a := range p.txns.Aborted {
+		aborted[i] = log.AbortedSpan{ProducerID: a.ProducerID, FirstOffset: a.FirstOffset, LastOffset: a.LastOffset}
+	}
+	p.mu.Unlock()
 	cc := log.CleanerConfig{
+		HandleTransactions:     true,
+		AbortedTxns:            aborted,
 		DedupeBufferBytes:      s.DedupeBufferBytes,
 		IOMaxBytesPerSecond:    s.IOMaxBytesPerSecond,
 		DeleteRetentionMs:      cfg.DeleteRetentionMs,
