@@ -11,20 +11,24 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// handleProduce appends each partition's batches in request order (the
-// connection's requests are handled one at a time, so a producer's
-// in-flight requests land in order), then returns a reply that waits until
-// the data is as durable as the flush policy promises.
+// handleProduce appends each partition's batches (the connection's
+// requests are handled one at a time, so a producer's in-flight requests
+// land in order), then returns a reply that waits until the data is as
+// durable as the flush policy promises. The partitions of one large request
+// are appended in parallel: they are independent, and their pwrites then
+// use every core.
 func (b *Broker) handleProduce(req *kmsg.ProduceRequest) server.Reply {
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	validAcks := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
-	var durable sync.WaitGroup
-	type syncResult struct {
-		topic, part int
-		err         error
+	type job struct {
+		ti, pi  int
+		topic   string
+		records []byte
+		res     partition.AppendResult
+		err     error
 	}
-	var mu sync.Mutex
-	var failed []syncResult
+	var jobs []*job
+	total := 0
 	for _, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
@@ -42,7 +46,6 @@ func (b *Broker) handleProduce(req *kmsg.ProduceRequest) server.Reply {
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
 			var err error
-			var res partition.AppendResult
 			switch {
 			case !validAcks:
 				err = errorf(kerr.InvalidRequiredAcks, "acks must be -1, 0 or 1, got %d", req.Acks)
@@ -51,44 +54,76 @@ func (b *Broker) handleProduce(req *kmsg.ProduceRequest) server.Reply {
 			case nameErr != nil:
 				err = nameErr
 			default:
-				res, err = b.appendTo(name, rp.Partition, rp.Records, req.Acks)
-			}
-			if err == nil {
-				sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = res.BaseOffset, res.LogAppendTime, res.LogStartOffset
-				if res.Durable != nil {
-					ti, pi := len(resp.Topics), len(st.Partitions)
-					durable.Add(1)
-					go func() { // fsyncs of different partitions overlap
-						defer durable.Done()
-						if err := res.Durable(); err != nil {
-							b.log.Error("flush failed", "topic", name, "partition", rp.Partition, "err", err)
-							mu.Lock()
-							failed = append(failed, syncResult{ti, pi, err})
-							mu.Unlock()
-						}
-					}()
-				}
+				jobs = append(jobs, &job{ti: len(resp.Topics), pi: len(st.Partitions), topic: name, records: rp.Records})
+				total += len(rp.Records)
 			}
 			sp.ErrorCode, sp.ErrorMessage = produceError(err)
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
+	run := func(j *job) {
+		idx := resp.Topics[j.ti].Partitions[j.pi].Partition
+		j.res, j.err = b.appendTo(j.topic, idx, j.records, req.Acks)
+	}
+	if len(jobs) > 1 && total >= parallelAppendBytes {
+		var wg sync.WaitGroup
+		for _, j := range jobs[1:] {
+			wg.Add(1)
+			go func() { defer wg.Done(); run(j) }()
+		}
+		run(jobs[0])
+		wg.Wait() // the records alias the request frame: done before returning
+	} else {
+		for _, j := range jobs {
+			run(j)
+		}
+	}
+	var (
+		durable sync.WaitGroup
+		mu      sync.Mutex
+		failed  []*job
+	)
+	for _, j := range jobs {
+		sp := &resp.Topics[j.ti].Partitions[j.pi]
+		sp.ErrorCode, sp.ErrorMessage = produceError(j.err)
+		if j.err != nil {
+			continue
+		}
+		sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = j.res.BaseOffset, j.res.LogAppendTime, j.res.LogStartOffset
+		if j.res.Durable != nil {
+			durable.Add(1)
+			go func() { // fsyncs of different partitions overlap
+				defer durable.Done()
+				if err := j.res.Durable(); err != nil {
+					b.log.Error("flush failed", "topic", j.topic, "partition", sp.Partition, "err", err)
+					mu.Lock()
+					j.err = err
+					failed = append(failed, j)
+					mu.Unlock()
+				}
+			}()
+		}
+	}
 	if req.Acks == 0 {
 		return nil // no response; the flushes run on their own
 	}
 	return func() server.Response {
 		durable.Wait()
-		for _, f := range failed {
-			sp := &resp.Topics[f.topic].Partitions[f.part]
+		for _, j := range failed {
+			sp := &resp.Topics[j.ti].Partitions[j.pi]
 			sp.ErrorCode = kerr.KafkaStorageError.Code
-			msg := f.err.Error()
+			msg := j.err.Error()
 			sp.ErrorMessage = &msg
 			sp.BaseOffset = -1
 		}
 		return server.Response{Msg: resp}
 	}
 }
+
+// parallelAppendBytes is the request size from which partitions are
+// appended in parallel; below it goroutines cost more than they save.
+const parallelAppendBytes = 256 << 10
 
 // appendTo appends records to a partition, creating the topic first when
 // auto.create.topics.enable allows.
