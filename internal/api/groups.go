@@ -129,13 +129,12 @@ func isInternalTopic(name string) bool {
 	return name == coordinator.OffsetsTopic || name == coordinator.TxnStateTopic
 }
 
-// topicInfos lists the non-internal topics for server-side assignment.
+// topicInfos lists the topics for server-side assignment. Internal topics
+// are included, as in Kafka: a regex subscription may match them.
 func (b *Broker) topicInfos() map[string]coordinator.TopicInfo {
 	out := map[string]coordinator.TopicInfo{}
 	for _, t := range b.meta.Topics() {
-		if !isInternalTopic(t.Name) {
-			out[t.Name] = coordinator.TopicInfo{ID: t.ID, Partitions: t.Partitions}
-		}
+		out[t.Name] = coordinator.TopicInfo{ID: t.ID, Partitions: t.Partitions}
 	}
 	return out
 }
