@@ -41,6 +41,8 @@ type Broker struct {
 	sessions  *fetchSessions
 	groups    *coordinator.Coordinator
 	txns      *coordinator.TxnCoordinator
+	// The internal topics' logs; their topics are created on first use.
+	offsetsLog, txnLog *internalLog
 
 	mu     sync.RWMutex
 	topics map[string]*topicState // by name

@@ -22,6 +22,16 @@ func (b *Broker) handleFindCoordinator(req *kmsg.FindCoordinatorRequest) kmsg.Re
 			msg := "empty transactional ID"
 			return -1, "", -1, kerr.InvalidRequest.Code, &msg
 		}
+		// As Kafka does, finding a coordinator creates its internal
+		// topic if it does not exist yet.
+		l := b.offsetsLog
+		if req.CoordinatorType == 1 {
+			l = b.txnLog
+		}
+		if _, err := l.partition(0); err != nil {
+			b.log.Error("creating internal topic", "topic", l.topic, "err", err)
+			return -1, "", -1, kerr.CoordinatorNotAvailable.Code, nil
+		}
 		return b.cfg.NodeID, adv.Host, adv.Port, 0, nil
 	}
 	if req.Version < 4 {

@@ -107,9 +107,9 @@ func (b *Broker) groupConfig() coordinator.Config {
 // startGroups creates the coordinator and replays __consumer_offsets in the
 // background; group requests meanwhile get COORDINATOR_LOAD_IN_PROGRESS.
 func (b *Broker) startGroups() {
-	offsets := &internalLog{b: b, topic: coordinator.OffsetsTopic, partitions: b.cfg.OffsetsTopicPartitions,
+	b.offsetsLog = &internalLog{b: b, topic: coordinator.OffsetsTopic, partitions: b.cfg.OffsetsTopicPartitions,
 		configs: map[string]string{"cleanup.policy": "compact", "segment.bytes": "104857600"}} // as Kafka creates it
-	b.groups = coordinator.New(b.groupConfig(), offsets, b.topicInfos, nil, b.log)
+	b.groups = coordinator.New(b.groupConfig(), b.offsetsLog, b.topicInfos, nil, b.log)
 	b.bgDone.Add(1)
 	go func() {
 		defer b.bgDone.Done()

@@ -14,10 +14,10 @@ import (
 // aborts timed-out transactions every
 // transaction.abort.timed.out.transaction.cleanup.interval.ms.
 func (b *Broker) startTxns() {
-	state := &internalLog{b: b, topic: coordinator.TxnStateTopic, partitions: b.cfg.TxnStatePartitions,
+	b.txnLog = &internalLog{b: b, topic: coordinator.TxnStateTopic, partitions: b.cfg.TxnStatePartitions,
 		configs: map[string]string{"cleanup.policy": "compact", "segment.bytes": "104857600"}}
 	b.txns = coordinator.NewTxnCoordinator(coordinator.TxnConfig{NumPartitions: b.cfg.TxnStatePartitions, MaxTimeout: b.cfg.TxnMaxTimeout},
-		state, markerWriter{b}, b.meta.NextProducerID, nil, b.log)
+		b.txnLog, markerWriter{b}, b.meta.NextProducerID, nil, b.log)
 	b.bgDone.Add(1)
 	go func() {
 		defer b.bgDone.Done()
