@@ -32,11 +32,21 @@ import (
 // off so that missing topics stay missing.
 func startCLITestBroker(t *testing.T) string {
 	t.Helper()
-	cfg, _, err := config.FromProperties(map[string]string{
+	return startCLITestBrokerWith(t, nil)
+}
+
+// startCLITestBrokerWith is startCLITestBroker with extra properties.
+func startCLITestBrokerWith(t *testing.T, extra map[string]string) string {
+	t.Helper()
+	props := map[string]string{
 		"listeners":                 "PLAINTEXT://127.0.0.1:0",
 		"log.dirs":                  t.TempDir(),
 		"auto.create.topics.enable": "false",
-	})
+	}
+	for k, v := range extra {
+		props[k] = v
+	}
+	cfg, _, err := config.FromProperties(props)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"maps"
 	"math"
 	"regexp"
@@ -16,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/samsa-kafka/samsa/internal/config"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -26,33 +23,7 @@ import (
 // delay, so that a lone consumer joins its group at once.
 func startGroupsTestBroker(t *testing.T) string {
 	t.Helper()
-	cfg, _, err := config.FromProperties(map[string]string{
-		"listeners":                        "PLAINTEXT://127.0.0.1:0",
-		"log.dirs":                         t.TempDir(),
-		"auto.create.topics.enable":        "false",
-		"group.initial.rebalance.delay.ms": "0",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	go func() { done <- serve(ctx, cfg, logger, ready) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("broker: %v", err)
-		}
-	})
-	select {
-	case addr := <-ready:
-		return addr
-	case err := <-done:
-		t.Fatalf("start broker: %v", err)
-	}
-	return ""
+	return startCLITestBrokerWith(t, map[string]string{"group.initial.rebalance.delay.ms": "0"})
 }
 
 // runGroups runs `samsa groups ARGS...` against the broker at addr.
