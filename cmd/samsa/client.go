@@ -139,3 +139,16 @@ func clientRecordCount(n int64) string {
 	}
 	return fmt.Sprintf("%d records", n)
 }
+
+// runWithAdmin runs fn with the command's context (cancelled on SIGINT or
+// SIGTERM) and an admin client for the broker, closed afterwards.
+func runWithAdmin(cmd *cobra.Command, cf *clientFlags, fn func(ctx context.Context, adm *kadm.Client) error) error {
+	ctx, cancel := clientCommandContext(cmd)
+	defer cancel()
+	adm, err := newAdminClient(ctx, cf)
+	if err != nil {
+		return err
+	}
+	defer adm.Close()
+	return fn(ctx, adm)
+}

@@ -557,51 +557,46 @@ func newLogDirsDescribeCmd(cf *clientFlags) *cobra.Command {
 			"with dashes. --topic limits the partitions listed to the named topics.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := clientCommandContext(cmd)
-			defer cancel()
-			adm, err := newAdminClient(ctx, cf)
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
+			return runWithAdmin(cmd, cf, func(ctx context.Context, adm *kadm.Client) error {
 
-			dirs, err := adm.DescribeAllLogDirs(ctx, nil)
-			if err != nil {
-				return fmt.Errorf("describe log dirs: %w", err)
-			}
-			want := map[string]bool{}
-			for _, t := range topics {
-				for _, name := range strings.Split(t, ",") {
-					if name = strings.TrimSpace(name); name != "" {
-						want[name] = true
+				dirs, err := adm.DescribeAllLogDirs(ctx, nil)
+				if err != nil {
+					return fmt.Errorf("describe log dirs: %w", err)
+				}
+				want := map[string]bool{}
+				for _, t := range topics {
+					for _, name := range strings.Split(t, ",") {
+						if name = strings.TrimSpace(name); name != "" {
+							want[name] = true
+						}
 					}
 				}
-			}
-			var errs []error
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "BROKER\tDIR\tTOPIC\tPARTITION\tSIZE")
-			for _, d := range dirs.Sorted() {
-				if d.Err != nil {
-					errs = append(errs, fmt.Errorf("log dir %s of broker %d: %w", d.Dir, d.Broker, d.Err))
-					fmt.Fprintf(tw, "%d\t%s\t-\t-\t-\n", d.Broker, d.Dir)
-					continue
-				}
-				n := 0
-				for _, p := range d.Topics.Sorted() {
-					if len(want) > 0 && !want[p.Topic] {
+				var errs []error
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "BROKER\tDIR\tTOPIC\tPARTITION\tSIZE")
+				for _, d := range dirs.Sorted() {
+					if d.Err != nil {
+						errs = append(errs, fmt.Errorf("log dir %s of broker %d: %w", d.Dir, d.Broker, d.Err))
+						fmt.Fprintf(tw, "%d\t%s\t-\t-\t-\n", d.Broker, d.Dir)
 						continue
 					}
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\n", d.Broker, d.Dir, p.Topic, p.Partition, p.Size)
-					n++
+					n := 0
+					for _, p := range d.Topics.Sorted() {
+						if len(want) > 0 && !want[p.Topic] {
+							continue
+						}
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\n", d.Broker, d.Dir, p.Topic, p.Partition, p.Size)
+						n++
+					}
+					if n == 0 {
+						fmt.Fprintf(tw, "%d\t%s\t-\t-\t-\n", d.Broker, d.Dir)
+					}
 				}
-				if n == 0 {
-					fmt.Fprintf(tw, "%d\t%s\t-\t-\t-\n", d.Broker, d.Dir)
+				if err := tw.Flush(); err != nil {
+					return err
 				}
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			return errors.Join(errs...)
+				return errors.Join(errs...)
+			})
 		},
 	}
 	cmd.Flags().StringSliceVar(&topics, "topic", nil, "only these topics (comma-separated or repeated)")

@@ -93,24 +93,19 @@ func newGroupsListCmd(cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := clientCommandContext(cmd)
-			defer cancel()
-			adm, err := newAdminClient(ctx, cf)
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
+			return runWithAdmin(cmd, cf, func(ctx context.Context, adm *kadm.Client) error {
 
-			groups, err := adm.ListGroups(ctx, states...)
-			if err != nil {
-				return fmt.Errorf("list groups: %w", err)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "GROUP\tSTATE\tPROTOCOL-TYPE")
-			for _, g := range groups.Sorted() {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", g.Group, orDash(g.State), orDash(g.ProtocolType))
-			}
-			return tw.Flush()
+				groups, err := adm.ListGroups(ctx, states...)
+				if err != nil {
+					return fmt.Errorf("list groups: %w", err)
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "GROUP\tSTATE\tPROTOCOL-TYPE")
+				for _, g := range groups.Sorted() {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", g.Group, orDash(g.State), orDash(g.ProtocolType))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().StringSliceVar(&stateFilter, "state", nil,
@@ -138,14 +133,9 @@ func newGroupsDescribeCmd(cf *clientFlags) *cobra.Command {
 			if !view.state && !view.members && !view.offsets {
 				view = groupView{state: true, members: true, offsets: true}
 			}
-			ctx, cancel := clientCommandContext(cmd)
-			defer cancel()
-			adm, err := newAdminClient(ctx, cf)
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			return describeGroups(ctx, adm, cmd.OutOrStdout(), names, view)
+			return runWithAdmin(cmd, cf, func(ctx context.Context, adm *kadm.Client) error {
+				return describeGroups(ctx, adm, cmd.OutOrStdout(), names, view)
+			})
 		},
 	}
 	fs := cmd.Flags()
@@ -407,32 +397,27 @@ func newGroupsDeleteCmd(cf *clientFlags) *cobra.Command {
 		Short: "Delete groups that have no members, with all their committed offsets",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, names []string) error {
-			ctx, cancel := clientCommandContext(cmd)
-			defer cancel()
-			adm, err := newAdminClient(ctx, cf)
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
+			return runWithAdmin(cmd, cf, func(ctx context.Context, adm *kadm.Client) error {
 
-			names = uniqueStrings(names)
-			resps, err := adm.DeleteGroups(ctx, names...)
-			if err != nil {
-				return fmt.Errorf("delete groups: %w", err)
-			}
-			var errs []error
-			for _, name := range names {
-				r, ok := resps[name]
-				switch {
-				case !ok:
-					errs = append(errs, fmt.Errorf("delete group %q: broker did not answer for it", name))
-				case r.Err != nil:
-					errs = append(errs, brokerError(fmt.Sprintf("delete group %q", name), r.Err, r.ErrMessage))
-				default:
-					fmt.Fprintf(cmd.OutOrStdout(), "Deleted group %s.\n", name)
+				names = uniqueStrings(names)
+				resps, err := adm.DeleteGroups(ctx, names...)
+				if err != nil {
+					return fmt.Errorf("delete groups: %w", err)
 				}
-			}
-			return errors.Join(errs...)
+				var errs []error
+				for _, name := range names {
+					r, ok := resps[name]
+					switch {
+					case !ok:
+						errs = append(errs, fmt.Errorf("delete group %q: broker did not answer for it", name))
+					case r.Err != nil:
+						errs = append(errs, brokerError(fmt.Sprintf("delete group %q", name), r.Err, r.ErrMessage))
+					default:
+						fmt.Fprintf(cmd.OutOrStdout(), "Deleted group %s.\n", name)
+					}
+				}
+				return errors.Join(errs...)
+			})
 		},
 	}
 }

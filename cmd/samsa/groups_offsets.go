@@ -68,14 +68,9 @@ func newGroupsResetOffsetsCmd(cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := clientCommandContext(cmd)
-			defer cancel()
-			adm, err := newAdminClient(ctx, cf)
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			return resetOffsets(ctx, adm, cmd.OutOrStdout(), cmd.ErrOrStderr(), o, mode)
+			return runWithAdmin(cmd, cf, func(ctx context.Context, adm *kadm.Client) error {
+				return resetOffsets(ctx, adm, cmd.OutOrStdout(), cmd.ErrOrStderr(), o, mode)
+			})
 		},
 	}
 	fs := cmd.Flags()
@@ -331,14 +326,9 @@ func newGroupsDeleteOffsetsCmd(cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := clientCommandContext(cmd)
-			defer cancel()
-			adm, err := newAdminClient(ctx, cf)
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			return deleteGroupOffsets(ctx, adm, cmd.OutOrStdout(), group, specs)
+			return runWithAdmin(cmd, cf, func(ctx context.Context, adm *kadm.Client) error {
+				return deleteGroupOffsets(ctx, adm, cmd.OutOrStdout(), group, specs)
+			})
 		},
 	}
 	fs := cmd.Flags()

@@ -51,31 +51,26 @@ func newTopicsCreateCmd(cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := clientCommandContext(cmd)
-			defer cancel()
-			adm, err := newAdminClient(ctx, cf)
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
+			return runWithAdmin(cmd, cf, func(ctx context.Context, adm *kadm.Client) error {
 
-			resps, err := adm.CreateTopics(ctx, partitions, replicationFactor, configs, names...)
-			if err != nil {
-				return fmt.Errorf("create topics: %w", err)
-			}
-			var errs []error
-			for _, name := range names {
-				r, ok := resps[name]
-				switch {
-				case !ok:
-					errs = append(errs, fmt.Errorf("create topic %q: broker did not answer for it", name))
-				case r.Err != nil:
-					errs = append(errs, brokerError(fmt.Sprintf("create topic %q", name), r.Err, r.ErrMessage))
-				default:
-					fmt.Fprintf(cmd.OutOrStdout(), "Created topic %s.\n", name)
+				resps, err := adm.CreateTopics(ctx, partitions, replicationFactor, configs, names...)
+				if err != nil {
+					return fmt.Errorf("create topics: %w", err)
 				}
-			}
-			return errors.Join(errs...)
+				var errs []error
+				for _, name := range names {
+					r, ok := resps[name]
+					switch {
+					case !ok:
+						errs = append(errs, fmt.Errorf("create topic %q: broker did not answer for it", name))
+					case r.Err != nil:
+						errs = append(errs, brokerError(fmt.Sprintf("create topic %q", name), r.Err, r.ErrMessage))
+					default:
+						fmt.Fprintf(cmd.OutOrStdout(), "Created topic %s.\n", name)
+					}
+				}
+				return errors.Join(errs...)
+			})
 		},
 	}
 	fs := cmd.Flags()
@@ -112,27 +107,22 @@ func newTopicsListCmd(cf *clientFlags) *cobra.Command {
 		Short: "List topics with their partition count and replication factor",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := clientCommandContext(cmd)
-			defer cancel()
-			adm, err := newAdminClient(ctx, cf)
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
+			return runWithAdmin(cmd, cf, func(ctx context.Context, adm *kadm.Client) error {
 
-			topics, err := adm.ListTopicsWithInternal(ctx)
-			if err != nil {
-				return fmt.Errorf("list topics: %w", err)
-			}
-			if !all {
-				topics.FilterInternal()
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TOPIC\tPARTITIONS\tREPLICATION-FACTOR")
-			for _, t := range topics.Sorted() {
-				fmt.Fprintf(tw, "%s\t%d\t%d\n", t.Topic, len(t.Partitions), topicReplicationFactor(t))
-			}
-			return tw.Flush()
+				topics, err := adm.ListTopicsWithInternal(ctx)
+				if err != nil {
+					return fmt.Errorf("list topics: %w", err)
+				}
+				if !all {
+					topics.FilterInternal()
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "TOPIC\tPARTITIONS\tREPLICATION-FACTOR")
+				for _, t := range topics.Sorted() {
+					fmt.Fprintf(tw, "%s\t%d\t%d\n", t.Topic, len(t.Partitions), topicReplicationFactor(t))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "include internal topics such as __consumer_offsets")
@@ -157,14 +147,9 @@ func newTopicsDescribeCmd(cf *clientFlags) *cobra.Command {
 			"Configs lists the topic-level overrides; offsets are the log start offset\n" +
 			"and the log end offset (high watermark) of each partition.",
 		RunE: func(cmd *cobra.Command, names []string) error {
-			ctx, cancel := clientCommandContext(cmd)
-			defer cancel()
-			adm, err := newAdminClient(ctx, cf)
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			return describeTopics(ctx, adm, cmd.OutOrStdout(), names)
+			return runWithAdmin(cmd, cf, func(ctx context.Context, adm *kadm.Client) error {
+				return describeTopics(ctx, adm, cmd.OutOrStdout(), names)
+			})
 		},
 	}
 }
@@ -295,31 +280,26 @@ func newTopicsDeleteCmd(cf *clientFlags) *cobra.Command {
 		Short: "Delete topics and all their records",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, names []string) error {
-			ctx, cancel := clientCommandContext(cmd)
-			defer cancel()
-			adm, err := newAdminClient(ctx, cf)
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
+			return runWithAdmin(cmd, cf, func(ctx context.Context, adm *kadm.Client) error {
 
-			resps, err := adm.DeleteTopics(ctx, names...)
-			if err != nil {
-				return fmt.Errorf("delete topics: %w", err)
-			}
-			var errs []error
-			for _, name := range names {
-				r, ok := resps[name]
-				switch {
-				case !ok:
-					errs = append(errs, fmt.Errorf("delete topic %q: broker did not answer for it", name))
-				case r.Err != nil:
-					errs = append(errs, brokerError(fmt.Sprintf("delete topic %q", name), r.Err, r.ErrMessage))
-				default:
-					fmt.Fprintf(cmd.OutOrStdout(), "Deleted topic %s.\n", name)
+				resps, err := adm.DeleteTopics(ctx, names...)
+				if err != nil {
+					return fmt.Errorf("delete topics: %w", err)
 				}
-			}
-			return errors.Join(errs...)
+				var errs []error
+				for _, name := range names {
+					r, ok := resps[name]
+					switch {
+					case !ok:
+						errs = append(errs, fmt.Errorf("delete topic %q: broker did not answer for it", name))
+					case r.Err != nil:
+						errs = append(errs, brokerError(fmt.Sprintf("delete topic %q", name), r.Err, r.ErrMessage))
+					default:
+						fmt.Fprintf(cmd.OutOrStdout(), "Deleted topic %s.\n", name)
+					}
+				}
+				return errors.Join(errs...)
+			})
 		},
 	}
 }
