@@ -149,37 +149,33 @@ func (b *Broker) appendTo(topic string, idx int32, records []byte, acks int16) (
 	return p.Append(records)
 }
 
+// produceErrors maps the append path's errors to Kafka error codes.
+var produceErrors = []struct {
+	err  error
+	code *kerr.Error
+}{
+	{log.ErrCorruptMessage, kerr.CorruptMessage},
+	{log.ErrMessageTooLarge, kerr.MessageTooLarge},
+	{log.ErrInvalidRecord, kerr.InvalidRecord},
+	{log.ErrUnsupportedMagic, kerr.UnsupportedForMessageFormat},
+	{partition.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
+	{partition.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
+	{partition.ErrTransactionalBatch, kerr.InvalidRecord},
+	{partition.ErrTxnNotStarted, kerr.InvalidTxnState},
+	{partition.ErrInvalidTimestamp, kerr.InvalidTimestamp},
+	{partition.ErrKeylessOnCompacted, kerr.InvalidRecord},
+	{partition.ErrClosed, kerr.NotLeaderForPartition},
+}
+
 func produceError(err error) (int16, *string) {
 	if err == nil {
 		return 0, nil
 	}
-	var code *kerr.Error
-	switch {
-	case errors.Is(err, log.ErrCorruptMessage):
-		code = kerr.CorruptMessage
-	case errors.Is(err, log.ErrMessageTooLarge):
-		code = kerr.MessageTooLarge
-	case errors.Is(err, log.ErrInvalidRecord):
-		code = kerr.InvalidRecord
-	case errors.Is(err, log.ErrUnsupportedMagic):
-		code = kerr.UnsupportedForMessageFormat
-	case errors.Is(err, partition.ErrOutOfOrderSequence):
-		code = kerr.OutOfOrderSequenceNumber
-	case errors.Is(err, partition.ErrInvalidProducerEpoch):
-		code = kerr.InvalidProducerEpoch
-	case errors.Is(err, partition.ErrTransactionalBatch):
-		code = kerr.InvalidRecord
-	case errors.Is(err, partition.ErrTxnNotStarted):
-		code = kerr.InvalidTxnState
-	case errors.Is(err, partition.ErrInvalidTimestamp):
-		code = kerr.InvalidTimestamp
-	case errors.Is(err, partition.ErrKeylessOnCompacted):
-		code = kerr.InvalidRecord
-	case errors.Is(err, partition.ErrClosed):
-		code = kerr.NotLeaderForPartition
-	default:
-		return codeOf(err)
+	for _, e := range produceErrors {
+		if errors.Is(err, e.err) {
+			msg := err.Error()
+			return e.code.Code, &msg
+		}
 	}
-	msg := err.Error()
-	return code.Code, &msg
+	return codeOf(err)
 }

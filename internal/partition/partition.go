@@ -372,7 +372,7 @@ func (p *Partition) Close() error {
 		return nil
 	}
 	p.closed = true
-	p.wakeAll()
+	p.wake()
 	if err := p.log.Sync(); err != nil {
 		p.log.Close()
 		return err
@@ -388,7 +388,7 @@ func (p *Partition) Delete() error {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
-	p.wakeAll()
+	p.wake()
 	return p.log.Delete()
 }
 
@@ -423,5 +423,3 @@ func (p *Partition) wake() {
 	}
 	p.waitMu.Unlock()
 }
-
-func (p *Partition) wakeAll() { p.wake() }
