@@ -307,8 +307,7 @@ func (b *Broker) partition(topic string, idx int32) (*partition.Partition, *topi
 
 // topicByID returns the name of the topic with this ID.
 func (b *Broker) topicNameByID(id [16]byte) (string, bool) {
-	t, ok := b.meta.TopicByID(id)
-	return t.Name, ok
+	return b.meta.TopicName(id)
 }
 
 // Versions implements server.Handler: the API keys and versions we serve.

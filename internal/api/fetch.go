@@ -126,8 +126,8 @@ func (f *fetchOp) read() int {
 			} else {
 				err = kerr.UnknownTopicID
 			}
-		} else if t, ok := f.b.meta.Topic(fp.topic); ok {
-			r.id = t.ID
+		} else if id, ok := f.b.meta.TopicID(fp.topic); ok {
+			r.id = id
 		}
 		if err == nil {
 			// KIP-74: the first batch of the first non-empty partition is

@@ -335,7 +335,7 @@ func FromProperties(props map[string]string) (Broker, []string, error) {
 				err = fmt.Errorf("must be positive")
 			}
 		case "log.cleanup.policy":
-			c.LogCleanupPolicy, err = parseCleanupPolicy(v)
+			c.LogCleanupPolicy, err = ParseCleanupPolicy(v)
 		case "log.cleaner.enable":
 			c.LogCleanerEnable, err = strconv.ParseBool(v)
 		case "log.cleaner.dedupe.buffer.size":
@@ -449,9 +449,9 @@ func parseInt64(v string, lo, hi int64) (int64, error) {
 	return n, nil
 }
 
-// parseCleanupPolicy accepts Kafka's cleanup.policy lists: delete, compact,
+// ParseCleanupPolicy accepts Kafka's cleanup.policy lists: delete, compact,
 // or both, and returns them normalised ("compact,delete" order).
-func parseCleanupPolicy(v string) (string, error) {
+func ParseCleanupPolicy(v string) (string, error) {
 	var del, comp bool
 	for _, p := range splitList(v) {
 		switch p {
@@ -473,9 +473,6 @@ func parseCleanupPolicy(v string) (string, error) {
 	}
 	return "", fmt.Errorf("want delete, compact or both")
 }
-
-// ParseCleanupPolicy is parseCleanupPolicy for topic configs.
-func ParseCleanupPolicy(v string) (string, error) { return parseCleanupPolicy(v) }
 
 func parseFloat(v string, lo, hi float64) (float64, error) {
 	f, err := strconv.ParseFloat(v, 64)

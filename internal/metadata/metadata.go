@@ -225,6 +225,26 @@ func (s *Store) TopicByID(id TopicID) (Topic, bool) {
 	return t.clone(), true
 }
 
+// TopicID returns a topic's ID without copying the topic (hot paths).
+func (s *Store) TopicID(name string) ([16]byte, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if t, ok := s.topics[name]; ok {
+		return t.ID, true
+	}
+	return [16]byte{}, false
+}
+
+// TopicName returns the name of the topic with this ID without copying it.
+func (s *Store) TopicName(id TopicID) (string, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if t, ok := s.byID[id]; ok {
+		return t.Name, true
+	}
+	return "", false
+}
+
 // Topics returns copies of all topics sorted by name.
 func (s *Store) Topics() []Topic {
 	s.mu.RLock()
