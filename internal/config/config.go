@@ -46,6 +46,7 @@ type Broker struct {
 	LogFlushIntervalMsgs   int64 // 1: fsync before acknowledging
 	LogFlushIntervalMs     int64 // 0: unset
 	LogMessageTimestampLAT bool  // log.message.timestamp.type=LogAppendTime
+	LogWritebackBytes      int64 // samsa.log.writeback.bytes; 0: left to the kernel
 
 	MessageMaxBytes        int32
 	SocketRequestMaxBytes  int32
@@ -106,6 +107,7 @@ func Defaults() Broker {
 		LogIndexIntervalBytes:    4096,
 		LogIndexSizeMaxBytes:     10 << 20,
 		LogFlushIntervalMsgs:     1,
+		LogWritebackBytes:        4 << 20,
 		MessageMaxBytes:          1048588,
 		SocketRequestMaxBytes:    104857600,
 		ConnectionsMaxIdle:       10 * time.Minute,
@@ -258,6 +260,8 @@ func FromProperties(props map[string]string) (Broker, []string, error) {
 			var n int32
 			n, err = parseInt32(v, 0, math.MaxInt32)
 			c.LogIndexIntervalBytes = int(n)
+		case "samsa.log.writeback.bytes":
+			c.LogWritebackBytes, err = parseInt64(v, 0, math.MaxInt64)
 		case "log.index.size.max.bytes":
 			var n int32
 			n, err = parseInt32(v, 4, math.MaxInt32)

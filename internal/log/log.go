@@ -32,6 +32,10 @@ type Config struct {
 	// IndexIntervalBytes (index.interval.bytes): bytes of log between sparse
 	// index entries.
 	IndexIntervalBytes int
+	// WritebackBytes starts the kernel's writeback of the active segment
+	// whenever this many bytes of whole pages have been appended since the
+	// last start (see writeback.go); 0 leaves it to the kernel.
+	WritebackBytes int64
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -70,6 +74,8 @@ func (c Config) normalize() (Config, error) {
 		return c, fmt.Errorf("segment.index.bytes %d: must be at least %d", c.SegmentIndexBytes, timeEntrySize)
 	case c.IndexIntervalBytes < 0:
 		return c, fmt.Errorf("index.interval.bytes %d: must not be negative", c.IndexIntervalBytes)
+	case c.WritebackBytes < 0:
+		return c, fmt.Errorf("writeback bytes %d: must not be negative", c.WritebackBytes)
 	}
 	return c, nil
 }
@@ -93,6 +99,9 @@ type Log struct {
 	scratchIdx   []byte
 	scratchOffs  []offsetEntry
 	scratchTimes []timeEntry
+	wbSeg        *segment // segment of wbPos (appender-owned, writeback.go)
+	wbPos        int64    // bytes of wbSeg already handed to writeback
+	wbReqs       chan writebackReq
 
 	mu       sync.RWMutex
 	segs     []*segment // mu: ordered by base offset; the last one is active
@@ -253,6 +262,7 @@ func (l *Log) Append(buf []byte, hs []BatchHeader) error {
 	active.maxTs, active.maxTsOffset = x.maxTs, x.maxTsOffset
 	l.leo = next
 	l.mu.Unlock()
+	l.maybeStartWriteback(active, pos)
 	return nil
 }
 

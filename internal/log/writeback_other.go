@@ -1,0 +1,11 @@
+//go:build !linux
+
+package log
+
+import "errors"
+
+const writebackSupported = false
+
+func syncFileRangeWrite(uintptr, int64, int64) error {
+	return errors.New("early writeback not supported on this platform")
+}
