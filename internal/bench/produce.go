@@ -284,11 +284,15 @@ func (s *producers) produceLoop(ctx context.Context, cl *kgo.Client, p *producer
 		if c.Records > 0 && s.issued.Add(1) > c.Records {
 			break
 		}
-		if err := lim.Wait(ctx); err != nil {
+		now, err := lim.WaitTime(ctx)
+		if err != nil {
 			break
 		}
 		pr := p.get(value, s.stamp, size)
-		pr.sent = time.Now()
+		// One clock read per record: the send time is also the record's
+		// timestamp (kgo would read the clock again for a zero one).
+		pr.sent = now
+		pr.rec.Timestamp = now
 		if s.stamp {
 			binary.BigEndian.PutUint64(pr.rec.Value, uint64(pr.sent.Sub(s.stampBase)))
 		}

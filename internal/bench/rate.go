@@ -63,21 +63,29 @@ const minSleep = 200 * time.Microsecond
 // Wait blocks until the next event is due and counts it. It returns early
 // only with ctx's error.
 func (l *Limiter) Wait(ctx context.Context) error {
-	if l.rate <= 0 {
-		return ctx.Err()
-	}
+	_, err := l.WaitTime(ctx)
+	return err
+}
+
+// WaitTime is Wait returning the clock's time when the event was let
+// through, so that a caller stamping events needs no clock read of its own.
+func (l *Limiter) WaitTime(ctx context.Context) (time.Time, error) {
 	now := l.clock.Now()
+	if l.rate <= 0 {
+		return now, ctx.Err()
+	}
 	if l.sent == 0 {
 		l.start = now
 	}
 	due := l.start.Add(time.Duration(float64(l.sent) / l.rate * float64(time.Second)))
 	if d := due.Sub(now); d >= minSleep {
 		if err := l.clock.Sleep(ctx, d); err != nil {
-			return err
+			return now, err
 		}
+		now = l.clock.Now()
 	}
 	l.sent++
-	return nil
+	return now, nil
 }
 
 // Sent is how many events Wait has let through.
