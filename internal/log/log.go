@@ -110,9 +110,14 @@ type Log struct {
 	closed   bool       // mu
 	dirDirty bool       // mu: files created or removed since the last directory fsync
 
-	syncMu   sync.Mutex
-	syncedTo int64 // syncMu: every offset below it is durable
-	syncErr  error // syncMu: a failed fsync poisons the log (its page cache state is unknown)
+	syncMu     sync.Mutex
+	syncedTo   int64         // syncMu: every offset below it is durable
+	syncErr    error         // syncMu: a failed fsync poisons the log (its page cache state is unknown)
+	recorded   recoveryPoint // syncMu: the recovery point in the file (offset -1: none)
+	recordedAt time.Time     // syncMu: when Sync last wrote it (rate limit)
+
+	clock         func() time.Time // cfg.Now at Open (cfg may change; this is only a clock)
+	scannedAtOpen int64            // bytes of batches Open validated by CRC (tests, logging)
 
 	lsoMu sync.Mutex // serialises SetLogStartOffset
 
@@ -382,7 +387,14 @@ func (l *Log) Sync() error {
 // flushLocked fsyncs every segment that may hold unsynced data, and the
 // directory when files were created. The caller holds syncMu. final also
 // syncs the active segment's indexes (Close).
-func (l *Log) flushLocked(final bool) error {
+func (l *Log) flushLocked(final bool) error { return l.flush(final, false) }
+
+// flush is flushLocked that also records the recovery point: always when
+// final, when rolled segments were synced or when record is set, and
+// otherwise at most once per recoveryPointMinInterval. Recording it also
+// fsyncs the active segment's index files, whose entries below the
+// recorded position recovery then trusts. The caller holds syncMu.
+func (l *Log) flush(final, record bool) error {
 	if l.syncErr != nil {
 		return l.syncErr
 	}
@@ -401,6 +413,7 @@ func (l *Log) flushLocked(final bool) error {
 	}
 	active := l.segs[len(l.segs)-1]
 	active.incRef()
+	rp := l.activeRecoveryPoint(active)
 	dirDirty := l.dirDirty
 	l.dirDirty = false
 	l.mu.Unlock()
@@ -410,6 +423,9 @@ func (l *Log) flushLocked(final bool) error {
 		}
 		active.decRef()
 	}()
+	now := l.clock()
+	record = record || final || len(rolled) > 0 ||
+		(upTo > l.recorded.offset && now.Sub(l.recordedAt) >= recoveryPointMinInterval)
 
 	l.fsyncs.Add(1)
 	if l.testHookFsync != nil {
@@ -426,7 +442,9 @@ func (l *Log) flushLocked(final bool) error {
 		}
 		s.synced.Store(true)
 	}
-	if final {
+	if record {
+		// The index entries counted in rp were written before rp was
+		// taken (Append writes them before publishing).
 		if err := active.syncAll(); err != nil {
 			return fail(err)
 		}
@@ -439,10 +457,12 @@ func (l *Log) flushLocked(final bool) error {
 		}
 	}
 	l.syncedTo = upTo
-	if len(rolled) > 0 || final {
-		if err := writeOffsetFile(l.dir, recoveryPointFile, upTo); err != nil {
+	if record {
+		if err := writeRecoveryPoint(l.dir, rp); err != nil {
 			// Only recovery time suffers: it rescans from an older point.
 			l.logger.Warn("writing recovery point failed", "err", err)
+		} else {
+			l.recorded, l.recordedAt = rp, now
 		}
 	}
 	return nil

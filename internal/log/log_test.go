@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -679,8 +677,8 @@ func TestRolledSegmentFlushedInBackground(t *testing.T) {
 		base2 := l.segs[2].base
 		l.mu.RUnlock()
 		b, _ := os.ReadFile(filepath.Join(dir, recoveryPointFile))
-		rp, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-		if done && rp >= base2 {
+		rp, _ := parseRecoveryPoint(string(b))
+		if done && rp.offset >= base2 {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -27,7 +27,11 @@ const maxIndexFileBytes = 1 << 30
 // when the recovery-point file is missing) is scanned batch by batch, the
 // first invalid batch (torn write, bad CRC, bad length, offsets not
 // increasing) and everything after it are truncated away, later segments are
-// deleted, and the scanned segments' indexes are rebuilt. With clean true the
+// deleted, and the scanned segments' indexes are rebuilt. When the recovery
+// point records its position in the last segment (recovery_point.go), that
+// segment is scanned from there on only, keeping the durable prefix and its
+// index entries, so recovery costs what was appended since the last
+// recorded flush rather than the whole active segment. With clean true the
 // indexes are trusted after sanity checks (rebuilt when broken) and the log
 // end offset comes from the last segment's tail. Truncations are logged.
 func Open(dir string, cfg Config, clean bool, logger *slog.Logger) (*Log, error) {
@@ -45,6 +49,7 @@ func Open(dir string, cfg Config, clean bool, logger *slog.Logger) (*Log, error)
 		dir:    dir,
 		cfg:    cfg,
 		logger: logger.With("dir", dir),
+		clock:  cfg.Now,
 		kick:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 	}
@@ -75,9 +80,9 @@ func (l *Log) load(clean bool) error {
 		}
 		l.segs = append(l.segs, s)
 	}
-	rp, rpOK := l.readOffsetFile(recoveryPointFile)
-	if !clean && !rpOK {
-		rp = math.MinInt64 // recover everything
+	rp, rpOK := l.readRecoveryPoint()
+	if !rpOK {
+		rp = recoveryPoint{offset: math.MinInt64} // recover everything
 	}
 	if err := l.loadSegments(clean, rp); err != nil {
 		return err
@@ -107,6 +112,23 @@ func (l *Log) load(clean bool) error {
 	}
 	if clean {
 		l.syncedTo = l.leo
+	}
+	l.recorded = recoveryPoint{offset: -1}
+	if rpOK {
+		l.recorded = rp
+	}
+	if rpOK && l.leo < rp.offset {
+		// Open cut data the recovery point covered (only a damaged disk
+		// or a damaged log does that): forget it rather than let a later
+		// recovery trust it. The next flush records a new one.
+		l.logger.Warn("removing the recovery point: the log now ends before it", "recovery_point", rp.offset, "log_end_offset", l.leo)
+		if err := os.Remove(filepath.Join(l.dir, recoveryPointFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove recovery point: %w", err)
+		}
+		if err := syncDir(l.dir); err != nil {
+			return err
+		}
+		l.recorded = recoveryPoint{offset: -1}
 	}
 	return nil
 }
@@ -152,8 +174,9 @@ func (l *Log) listSegments() ([]int64, error) {
 
 // loadSegments validates the opened segments, recovering those at or after
 // the recovery point rp (or all that fail their checks) and dropping
-// segments that cannot follow a truncation.
-func (l *Log) loadSegments(clean bool, rp int64) error {
+// segments that cannot follow a truncation. The last segment, when rp says
+// where in it the recovery point lies, is recovered from there on.
+func (l *Log) loadSegments(clean bool, rp recoveryPoint) error {
 	minOffset := int64(math.MinInt64) // the next batch's base offset must be >= this
 	for i := 0; i < len(l.segs); i++ {
 		s := l.segs[i]
@@ -166,7 +189,7 @@ func (l *Log) loadSegments(clean bool, rp int64) error {
 		if !last {
 			nextBase = l.segs[i+1].base
 		}
-		recover := !clean && (last || nextBase > rp)
+		recover := !clean && (last || nextBase > rp.offset)
 		if !recover {
 			if err := l.loadTrusted(s, last, nextBase); err != nil {
 				l.logger.Warn("segment failed its checks; rebuilding it", "file", s.logPath, "reason", err)
@@ -174,7 +197,11 @@ func (l *Log) loadSegments(clean bool, rp int64) error {
 			}
 		}
 		if recover {
-			truncated, err := l.recoverSegment(s, max(minOffset, s.base), last)
+			// Only the last segment is recovered from a recorded position:
+			// an earlier one may have been compacted since (the cleaner
+			// never touches the active segment), which moves batches.
+			fromRP := !clean && last && rp.hasPosition && rp.segment == s.base && minOffset <= s.base
+			truncated, err := l.recoverSegment(s, max(minOffset, s.base), last, rp, fromRP)
 			if err != nil {
 				return err
 			}
@@ -305,10 +332,13 @@ func (l *Log) rollBaseFor(firstBatchTs int64) int64 {
 	return firstBatchTs
 }
 
-// recoverSegment validates every batch of s, truncates the file at the first
-// invalid one, and rebuilds both indexes. minOffset is the smallest base
-// offset the first batch may have.
-func (l *Log) recoverSegment(s *segment, minOffset int64, last bool) (truncated bool, err error) {
+// recoverSegment validates the batches of s, truncates the file at the
+// first invalid one, and rebuilds the index entries of the batches it
+// validated. minOffset is the smallest base offset the first batch may
+// have. With fromRP it first tries to trust the part of s below the
+// recovery point rp (trustedPrefix) and validates only the batches after
+// it; otherwise, or when rp does not check out, it validates every batch.
+func (l *Log) recoverSegment(s *segment, minOffset int64, last bool, rp recoveryPoint, fromRP bool) (truncated bool, err error) {
 	x := indexer{
 		base:          s.base,
 		intervalBytes: int64(l.cfg.IndexIntervalBytes),
@@ -318,15 +348,28 @@ func (l *Log) recoverSegment(s *segment, minOffset int64, last bool) (truncated 
 		maxTsOffset:   -1,
 		lastTimeTs:    -1,
 	}
-	next := s.base
+	var keepOffs []offsetEntry
+	var keepTimes []timeEntry
+	start, next := int64(0), s.base
 	firstTs, seen := int64(-1), false
-	end, reason, err := scanValid(s, 0, minOffset, func(h *BatchHeader, pos int64) {
+	if fromRP {
+		tx, offs, times, ts, err := l.trustedPrefix(s, rp)
+		if err != nil {
+			l.logger.Warn("recovery point does not match the segment; scanning all of it", "file", s.logPath, "reason", err)
+		} else {
+			x, keepOffs, keepTimes = tx, offs, times
+			start, next, minOffset = rp.position, rp.offset, rp.offset
+			firstTs, seen = ts, rp.position > 0
+		}
+	}
+	end, reason, err := scanValid(s, start, minOffset, func(h *BatchHeader, pos int64) {
 		x.add(h, pos)
 		next = h.LastOffset() + 1
 		if !seen {
 			firstTs, seen = h.MaxTimestamp, true
 		}
 	})
+	l.scannedAtOpen += end - start
 	if err != nil {
 		return false, fmt.Errorf("recover %s: %w", s.logPath, err)
 	}
@@ -342,10 +385,11 @@ func (l *Log) recoverSegment(s *segment, minOffset int64, last bool) (truncated 
 		// The segment is (or may become) inactive: record its max timestamp.
 		x.maybeTimeEntry(true)
 	}
-	if err := s.rewriteIndexFiles(x.newOffs, x.newTimes); err != nil {
+	if err := s.rewriteIndexFiles(len(keepOffs), x.newOffs, len(keepTimes), x.newTimes); err != nil {
 		return false, err
 	}
-	s.offIdx.entries, s.timeIdx.entries = x.newOffs, x.newTimes
+	s.offIdx.entries = append(keepOffs, x.newOffs...)
+	s.timeIdx.entries = append(keepTimes, x.newTimes...)
 	s.nextOffset = next
 	s.maxTs, s.maxTsOffset = x.maxTs, x.maxTsOffset
 	s.bytesSinceIndex = x.bytesSince
@@ -427,13 +471,19 @@ func (l *Log) readOffsetFile(name string) (int64, bool) {
 
 // writeOffsetFile durably replaces dir/name with off in decimal.
 func writeOffsetFile(dir, name string, off int64) error {
+	return writeFileAtomic(dir, name, strconv.FormatInt(off, 10)+"\n")
+}
+
+// writeFileAtomic durably replaces dir/name with content: written to a
+// temporary file, fsynced, renamed over the old one, directory fsynced.
+func writeFileAtomic(dir, name, content string) error {
 	final := filepath.Join(dir, name)
 	tmp := final + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
-	_, err = f.WriteString(strconv.FormatInt(off, 10) + "\n")
+	_, err = f.WriteString(content)
 	if err == nil {
 		err = f.Sync()
 	}

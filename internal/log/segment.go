@@ -203,21 +203,22 @@ func (s *segment) writeIndexEntries(scratch []byte, nOff int, offs []offsetEntry
 	return scratch, nil
 }
 
-// rewriteIndexFiles replaces both index files' contents.
-func (s *segment) rewriteIndexFiles(offs []offsetEntry, times []timeEntry) error {
-	if err := s.offIdx.file.Truncate(0); err != nil {
+// rewriteIndexFiles keeps the first keepOff and keepTime entries of the
+// index files, drops the rest and appends offs and times.
+func (s *segment) rewriteIndexFiles(keepOff int, offs []offsetEntry, keepTime int, times []timeEntry) error {
+	if err := s.offIdx.file.Truncate(int64(keepOff) * offsetEntrySize); err != nil {
 		return fmt.Errorf("truncate %s: %w", s.indexPath, err)
 	}
-	if err := s.timeIdx.file.Truncate(0); err != nil {
+	if err := s.timeIdx.file.Truncate(int64(keepTime) * timeEntrySize); err != nil {
 		return fmt.Errorf("truncate %s: %w", s.timePath, err)
 	}
 	if len(offs) > 0 {
-		if _, err := s.offIdx.file.WriteAt(encodeOffsetEntries(make([]byte, 0, len(offs)*offsetEntrySize), offs), 0); err != nil {
+		if _, err := s.offIdx.file.WriteAt(encodeOffsetEntries(make([]byte, 0, len(offs)*offsetEntrySize), offs), int64(keepOff)*offsetEntrySize); err != nil {
 			return fmt.Errorf("write %s: %w", s.indexPath, err)
 		}
 	}
 	if len(times) > 0 {
-		if _, err := s.timeIdx.file.WriteAt(encodeTimeEntries(make([]byte, 0, len(times)*timeEntrySize), times), 0); err != nil {
+		if _, err := s.timeIdx.file.WriteAt(encodeTimeEntries(make([]byte, 0, len(times)*timeEntrySize), times), int64(keepTime)*timeEntrySize); err != nil {
 			return fmt.Errorf("write %s: %w", s.timePath, err)
 		}
 	}
