@@ -125,6 +125,10 @@ func Open(cfg config.Broker, logger *slog.Logger) (*Broker, error) {
 	b.bgDone.Add(2)
 	go b.every(100*time.Millisecond, b.flushDue)
 	go b.every(cfg.LogRetentionCheckInterval, b.applyRetention)
+	if cfg.LogFlushOffsetCheckpointInterval > 0 {
+		b.bgDone.Add(1)
+		go b.every(cfg.LogFlushOffsetCheckpointInterval, b.checkpointRecoveryPoints)
+	}
 	if cfg.LogCleanerEnable {
 		b.bgDone.Add(1)
 		go b.cleanerLoop()
@@ -155,6 +159,18 @@ func (b *Broker) flushDue() {
 	for _, p := range b.allPartitions() {
 		if err := p.FlushIfDue(); err != nil && !errors.Is(err, os.ErrClosed) {
 			b.log.Error("periodic flush failed", "topic", p.Topic, "partition", p.Index, "err", err)
+		}
+	}
+}
+
+// checkpointRecoveryPoints fsyncs every log with data past its recovery
+// point and records it (log.flush.offset.checkpoint.interval.ms), so that
+// recovery after a crash scans at most one interval's appends even when
+// flushing is left to the OS.
+func (b *Broker) checkpointRecoveryPoints() {
+	for _, p := range b.allPartitions() {
+		if err := p.Log().Checkpoint(); err != nil && !errors.Is(err, log.ErrClosed) {
+			b.log.Error("recovery point checkpoint failed", "topic", p.Topic, "partition", p.Index, "err", err)
 		}
 	}
 }

@@ -48,6 +48,12 @@ type Broker struct {
 	LogMessageTimestampLAT bool  // log.message.timestamp.type=LogAppendTime
 	LogWritebackBytes      int64 // samsa.log.writeback.bytes; 0: left to the kernel
 
+	// LogFlushOffsetCheckpointInterval (log.flush.offset.checkpoint.interval.ms):
+	// how often every log with data past its recovery point is fsynced and
+	// the recovery point recorded, bounding what recovery after a crash
+	// scans; 0 turns the periodic checkpoint off.
+	LogFlushOffsetCheckpointInterval time.Duration
+
 	MessageMaxBytes        int32
 	SocketRequestMaxBytes  int32
 	ConnectionsMaxIdle     time.Duration
@@ -115,6 +121,8 @@ func Defaults() Broker {
 		FetchMaxBytes:            55 << 20,
 		ShutdownTimeout:          30 * time.Second,
 		OffsetsTopicPartitions:   50,
+
+		LogFlushOffsetCheckpointInterval: 60 * time.Second,
 
 		GroupMinSessionTimeout:       6 * time.Second,
 		GroupMaxSessionTimeout:       30 * time.Minute,
@@ -270,6 +278,11 @@ func FromProperties(props map[string]string) (Broker, []string, error) {
 			c.LogFlushIntervalMsgs, err = parseInt64(v, 1, math.MaxInt64)
 		case "log.flush.interval.ms":
 			c.LogFlushIntervalMs, err = parseInt64(v, 0, math.MaxInt64)
+		case "log.flush.offset.checkpoint.interval.ms":
+			// Kafka: an int, at least 0 (0 runs its checkpoint only once).
+			var ms int32
+			ms, err = parseInt32(v, 0, math.MaxInt32)
+			c.LogFlushOffsetCheckpointInterval = time.Duration(ms) * time.Millisecond
 		case "log.message.timestamp.type":
 			switch v {
 			case "CreateTime":
