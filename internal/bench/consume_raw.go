@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -194,64 +193,17 @@ func (f *rawFetcher) run(ctx context.Context) error {
 // point into f.buf, valid until the next call).
 func (f *rawFetcher) roundTrip(req kmsg.Request, resp kmsg.Response) error {
 	f.corr++
-	b := f.buf[:0]
-	b = append(b, 0, 0, 0, 0)
-	b = binary.BigEndian.AppendUint16(b, uint16(req.Key()))
-	b = binary.BigEndian.AppendUint16(b, uint16(req.GetVersion()))
-	b = binary.BigEndian.AppendUint32(b, uint32(f.corr))
-	const clientID = "samsa-bench-raw-consumer"
-	b = binary.BigEndian.AppendUint16(b, uint16(len(clientID)))
-	b = append(b, clientID...)
-	if req.IsFlexible() {
-		b = append(b, 0) // no header tags
-	}
-	b = req.AppendTo(b)
-	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
-	if _, err := f.conn.Write(b); err != nil {
+	f.buf = appendRequest(f.buf[:0], req, f.corr, "samsa-bench-raw-consumer")
+	if _, err := f.conn.Write(f.buf); err != nil {
 		return err
 	}
-
-	var size [4]byte
-	if _, err := io.ReadFull(f.conn, size[:]); err != nil {
+	body, buf, err := readResponse(f.conn, f.buf, int(f.cfg.FetchMaxBytes)+(64<<20), f.corr, req)
+	f.buf = buf
+	if err != nil {
 		return err
-	}
-	n := int(int32(binary.BigEndian.Uint32(size[:])))
-	if n < 4 || n > int(f.cfg.FetchMaxBytes)+(64<<20) {
-		return fmt.Errorf("response size %d", n)
-	}
-	if cap(b) < n {
-		b = make([]byte, n)
-	}
-	b = b[:n]
-	f.buf = b
-	if _, err := io.ReadFull(f.conn, b); err != nil {
-		return err
-	}
-	if corr := int32(binary.BigEndian.Uint32(b)); corr != f.corr {
-		return fmt.Errorf("correlation ID %d, want %d", corr, f.corr)
-	}
-	b = b[4:]
-	// Response header v1 (flexible, except for ApiVersions) has tags.
-	if req.IsFlexible() && req.Key() != 18 {
-		tags, k := binary.Uvarint(b)
-		if k <= 0 {
-			return errors.New("bad response header tags")
-		}
-		b = b[k:]
-		for range tags {
-			if _, k = binary.Uvarint(b); k <= 0 {
-				return errors.New("bad response header tag")
-			}
-			b = b[k:]
-			l, k := binary.Uvarint(b)
-			if k <= 0 || l > uint64(len(b)-k) {
-				return errors.New("bad response header tag size")
-			}
-			b = b[k+int(l):]
-		}
 	}
 	resp.SetVersion(req.GetVersion())
-	return resp.ReadFrom(b)
+	return resp.ReadFrom(body)
 }
 
 // walkBatches counts the records and payload bytes of the complete v2
