@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // maxIndexFileBytes bounds how much of an index file Open will read into
@@ -84,8 +85,15 @@ func (l *Log) load(clean bool) error {
 	if !rpOK {
 		rp = recoveryPoint{offset: math.MinInt64} // recover everything
 	}
+	start := time.Now()
 	if err := l.loadSegments(clean, rp); err != nil {
 		return err
+	}
+	if l.scannedAtOpen > 0 {
+		// One line per log that had data past its recovery point, as
+		// Kafka logs each segment it recovers.
+		l.logger.Info("recovered log", "scanned_bytes", l.scannedAtOpen, "recovery_point", max(rp.offset, -1),
+			"took", time.Since(start).Round(time.Microsecond))
 	}
 	lsoFile, lsoOK := l.readOffsetFile(logStartOffsetFile)
 	if len(l.segs) == 0 {
