@@ -24,6 +24,7 @@ func (b *Broker) handleProduce(req *kmsg.ProduceRequest) server.Reply {
 		ti, pi  int
 		topic   string
 		records []byte
+		part    *partition.Partition
 		res     partition.AppendResult
 		err     error
 	}
@@ -64,7 +65,7 @@ func (b *Broker) handleProduce(req *kmsg.ProduceRequest) server.Reply {
 	}
 	run := func(j *job) {
 		idx := resp.Topics[j.ti].Partitions[j.pi].Partition
-		j.res, j.err = b.appendTo(j.topic, idx, j.records, req.Acks)
+		j.part, j.res, j.err = b.appendTo(j.topic, idx, j.records, req.Acks)
 	}
 	if len(jobs) > 1 && total >= parallelAppendBytes {
 		var wg sync.WaitGroup
@@ -77,6 +78,13 @@ func (b *Broker) handleProduce(req *kmsg.ProduceRequest) server.Reply {
 	} else {
 		for _, j := range jobs {
 			run(j)
+		}
+	}
+	// Wake waiting fetches only now: one woken by the first partition
+	// finds every partition of the request appended.
+	for _, j := range jobs {
+		if j.err == nil && !j.res.Duplicate {
+			j.part.Wake()
 		}
 	}
 	var (
@@ -127,26 +135,27 @@ const parallelAppendBytes = 256 << 10
 
 // appendTo appends records to a partition, creating the topic first when
 // auto.create.topics.enable allows.
-func (b *Broker) appendTo(topic string, idx int32, records []byte, acks int16) (partition.AppendResult, error) {
+func (b *Broker) appendTo(topic string, idx int32, records []byte, acks int16) (*partition.Partition, partition.AppendResult, error) {
 	if isInternalTopic(topic) {
-		return partition.AppendResult{}, errorf(kerr.InvalidTopicException, "cannot produce to internal topic %s", topic)
+		return nil, partition.AppendResult{}, errorf(kerr.InvalidTopicException, "cannot produce to internal topic %s", topic)
 	}
 	p, ts := b.partition(topic, idx)
 	if ts == nil && b.cfg.AutoCreateTopics && validateTopicName(topic) == nil {
 		if _, err := b.createTopic(topic, -1, -1, nil, false); err != nil {
 			if code, _ := codeOf(err); code != kerr.TopicAlreadyExists.Code {
-				return partition.AppendResult{}, err
+				return nil, partition.AppendResult{}, err
 			}
 		}
 		p, ts = b.partition(topic, idx)
 	}
 	if p == nil {
-		return partition.AppendResult{}, errorf(kerr.UnknownTopicOrPartition, "%s-%d is not hosted here", topic, idx)
+		return nil, partition.AppendResult{}, errorf(kerr.UnknownTopicOrPartition, "%s-%d is not hosted here", topic, idx)
 	}
 	if min := p.Config().MinInsyncReplicas; acks == -1 && min > 1 {
-		return partition.AppendResult{}, errorf(kerr.NotEnoughReplicas, "min.insync.replicas=%d but %s-%d has 1 in-sync replica (this node)", min, topic, idx)
+		return nil, partition.AppendResult{}, errorf(kerr.NotEnoughReplicas, "min.insync.replicas=%d but %s-%d has 1 in-sync replica (this node)", min, topic, idx)
 	}
-	return p.Append(records)
+	res, err := p.AppendQuiet(records)
+	return p, res, err
 }
 
 // produceErrors maps the append path's errors to Kafka error codes.

@@ -132,7 +132,20 @@ func (p *Partition) SetTxnVerifier(f func(producerID int64, epoch int16) error) 
 
 // Append validates a produce request's record set and appends it. The
 // batches are modified in place (base offset, leader epoch, LogAppendTime).
+// Fetches waiting for the partition are woken.
 func (p *Partition) Append(records []byte) (AppendResult, error) {
+	res, err := p.AppendQuiet(records)
+	if err == nil && !res.Duplicate {
+		p.Wake()
+	}
+	return res, err
+}
+
+// AppendQuiet is Append without waking the fetches waiting for the
+// partition: a request appending to several partitions wakes them once all
+// are appended (Wake), so that a fetch woken by the first one finds the
+// others' records too instead of coming back for them.
+func (p *Partition) AppendQuiet(records []byte) (AppendResult, error) {
 	hs, err := log.ValidateBatches(records, p.cfg.MaxMessageBytes)
 	if err != nil {
 		return AppendResult{}, err
@@ -234,7 +247,6 @@ func (p *Partition) Append(records []byte) (AppendResult, error) {
 		p.unflushed = 0
 	}
 	p.mu.Unlock()
-	p.wake()
 	res := AppendResult{BaseOffset: base, LogAppendTime: appendTime, LogStartOffset: p.log.LogStartOffset()}
 	if flush {
 		res.Durable = p.log.Sync // group commit: concurrent callers share fsyncs
@@ -337,7 +349,7 @@ func (p *Partition) DeleteRecordsBefore(offset int64) (int64, error) {
 	if _, err := p.log.DeleteOldSegments(-1, -1); err != nil {
 		return 0, err
 	}
-	p.wake()
+	p.Wake()
 	return p.log.LogStartOffset(), nil
 }
 
@@ -372,7 +384,7 @@ func (p *Partition) Close() error {
 		return nil
 	}
 	p.closed = true
-	p.wake()
+	p.Wake()
 	if err := p.log.Sync(); err != nil {
 		p.log.Close()
 		return err
@@ -388,7 +400,7 @@ func (p *Partition) Delete() error {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
-	p.wake()
+	p.Wake()
 	return p.log.Delete()
 }
 
@@ -413,7 +425,8 @@ func (p *Partition) RemoveWaiter(w *Waiter) {
 	p.waitMu.Unlock()
 }
 
-func (p *Partition) wake() {
+// Wake wakes the fetches waiting for the partition.
+func (p *Partition) Wake() {
 	p.waitMu.Lock()
 	for w := range p.waiters {
 		select {

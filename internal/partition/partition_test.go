@@ -249,6 +249,22 @@ func TestWaiters(t *testing.T) {
 	default:
 	}
 
+	// AppendQuiet leaves the wake-up to the caller's Wake.
+	if _, err := p.AppendQuiet(request(plain(1))); err != nil {
+		t.Fatalf("AppendQuiet: %v", err)
+	}
+	select {
+	case <-w2.C:
+		t.Fatal("woken by AppendQuiet")
+	default:
+	}
+	p.Wake()
+	select {
+	case <-w2.C:
+	default:
+		t.Fatal("not woken by Wake")
+	}
+
 	// A waiter blocked in another goroutine is released by an append.
 	got := make(chan struct{})
 	go func() {

@@ -125,7 +125,7 @@ func (p *Partition) WriteMarker(producerID int64, epoch int16, commit bool, coor
 	p.txns.observe(h, commit)
 	p.producers.update(h, -1)
 	p.mu.Unlock()
-	p.wake()
+	p.Wake()
 	return p.log.Sync, nil
 }
 
