@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 var codecs = map[string]kgo.CompressionCodec{
@@ -165,80 +163,6 @@ func TestManyPartitionsConcurrentProducers(t *testing.T) {
 	for i := 1; i < len(vals); i++ {
 		if vals[i] == vals[i-1] {
 			t.Fatalf("duplicate %s", vals[i])
-		}
-	}
-}
-
-// TestLongPollSeesWholeProduceRequest checks that a produce request writing
-// to several partitions wakes a waiting fetch only once all of them are
-// appended: the one response carries every partition's records, so the
-// consumer does not come back for the rest.
-func TestLongPollSeesWholeProduceRequest(t *testing.T) {
-	tb := startBroker(t, t.TempDir(), nil)
-	const parts = 4
-	tb.createTopic("wake", parts, nil)
-	cl := tb.client()
-	id := tb.topicIDOf("wake")
-
-	fetched := make(chan *kmsg.FetchResponse, 1)
-	fetchErr := make(chan error, 1)
-	go func() {
-		req := kmsg.NewPtrFetchRequest()
-		req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = -1, 10_000, 1, 32<<20
-		req.SessionEpoch = -1
-		rt := kmsg.NewFetchRequestTopic()
-		rt.Topic, rt.TopicID = "wake", id
-		for p := int32(0); p < parts; p++ {
-			rp := kmsg.NewFetchRequestTopicPartition()
-			rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = p, 0, 1<<20
-			rt.Partitions = append(rt.Partitions, rp)
-		}
-		req.Topics = append(req.Topics, rt)
-		resp, err := req.RequestWith(ctxT(t), cl)
-		if err != nil {
-			fetchErr <- err
-			return
-		}
-		fetched <- resp
-	}()
-
-	// Whether the fetch is already waiting or arrives after the produce,
-	// its answer must hold all four partitions.
-	preq := kmsg.NewPtrProduceRequest()
-	preq.Acks, preq.TimeoutMillis = -1, 10_000
-	pt := kmsg.NewProduceRequestTopic()
-	pt.Topic, pt.TopicID = "wake", id
-	for p := int32(0); p < parts; p++ {
-		pp := kmsg.NewProduceRequestTopicPartition()
-		pp.Partition, pp.Records = p, batch(-1, -1, -1, 3, 2)
-		pt.Partitions = append(pt.Partitions, pp)
-	}
-	preq.Topics = append(preq.Topics, pt)
-	presp, err := preq.RequestWith(ctxT(t), cl)
-	if err != nil {
-		t.Fatalf("produce: %v", err)
-	}
-	for _, rp := range presp.Topics[0].Partitions {
-		if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
-			t.Fatalf("produce to partition %d: %v", rp.Partition, err)
-		}
-	}
-
-	var resp *kmsg.FetchResponse
-	select {
-	case resp = <-fetched:
-	case err := <-fetchErr:
-		t.Fatalf("fetch: %v", err)
-	}
-	if len(resp.Topics) != 1 {
-		t.Fatalf("fetch answered %d topics", len(resp.Topics))
-	}
-	for _, rp := range resp.Topics[0].Partitions {
-		if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
-			t.Fatalf("fetch partition %d: %v", rp.Partition, err)
-		}
-		if len(rp.RecordBatches) == 0 || rp.HighWatermark != 3 {
-			t.Errorf("partition %d: %d bytes of records, high watermark %d; want the produced batch", rp.Partition, len(rp.RecordBatches), rp.HighWatermark)
 		}
 	}
 }

@@ -418,6 +418,13 @@ func (p *Partition) AddWaiter(w *Waiter) {
 	p.waitMu.Unlock()
 }
 
+// Waiters is how many fetches wait for the partition.
+func (p *Partition) Waiters() int {
+	p.waitMu.Lock()
+	defer p.waitMu.Unlock()
+	return len(p.waiters)
+}
+
 // RemoveWaiter unregisters w.
 func (p *Partition) RemoveWaiter(w *Waiter) {
 	p.waitMu.Lock()

@@ -1,0 +1,144 @@
+package api
+
+import (
+	"context"
+	"encoding/binary"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/samsa-kafka/samsa/internal/config"
+	"github.com/samsa-kafka/samsa/internal/server"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// smallBatch is an uncompressed RecordBatch v2 of n records without a
+// producer ID.
+func smallBatch(n int) []byte {
+	var recs []byte
+	for i := 0; i < n; i++ {
+		r := []byte{0}                       // attributes
+		r = binary.AppendVarint(r, 0)        // timestamp delta
+		r = binary.AppendVarint(r, int64(i)) // offset delta
+		r = binary.AppendVarint(r, -1)       // null key
+		r = binary.AppendVarint(r, 1)        // value length
+		r = append(r, 'v')
+		r = binary.AppendVarint(r, 0) // no headers
+		recs = binary.AppendVarint(recs, int64(len(r)))
+		recs = append(recs, r...)
+	}
+	b := make([]byte, 61, 61+len(recs))
+	binary.BigEndian.PutUint32(b[8:], uint32(49+len(recs)))
+	b[16] = 2
+	binary.BigEndian.PutUint32(b[23:], uint32(n-1))
+	now := uint64(time.Now().UnixMilli())
+	binary.BigEndian.PutUint64(b[27:], now)
+	binary.BigEndian.PutUint64(b[35:], now)
+	binary.BigEndian.PutUint64(b[43:], ^uint64(0)) // producer ID -1
+	binary.BigEndian.PutUint16(b[51:], 0xffff)     // epoch -1
+	binary.BigEndian.PutUint32(b[53:], 0xffffffff) // sequence -1
+	binary.BigEndian.PutUint32(b[57:], uint32(n))
+	b = append(b, recs...)
+	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
+	return b
+}
+
+// TestProduceWakesFetchOnceAppended checks that a fetch waiting on several
+// partitions is answered with every partition a produce request wrote, not
+// only the first one appended.
+func TestProduceWakesFetchOnceAppended(t *testing.T) {
+	cfg, _, err := config.FromProperties(map[string]string{"log.dirs": t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	const parts = 4
+	handle := func(req kmsg.Request) server.Response {
+		t.Helper()
+		rc := &server.RequestContext{APIKey: req.Key(), APIVersion: req.GetVersion()}
+		return b.Handle(ctx, rc, req)()
+	}
+
+	ct := kmsg.NewPtrCreateTopicsRequest()
+	ct.SetVersion(5)
+	ct.Topics = []kmsg.CreateTopicsRequestTopic{{Topic: "w", NumPartitions: parts, ReplicationFactor: 1}}
+	if code := handle(ct).Msg.(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode; code != 0 {
+		t.Fatalf("create topic: error %d", code)
+	}
+
+	fr := kmsg.NewPtrFetchRequest()
+	fr.SetVersion(12)
+	fr.ReplicaID, fr.MaxWaitMillis, fr.MinBytes, fr.MaxBytes, fr.SessionEpoch = -1, 30_000, 1, 1<<20, -1
+	ft := kmsg.FetchRequestTopic{Topic: "w"}
+	for p := int32(0); p < parts; p++ {
+		ft.Partitions = append(ft.Partitions, kmsg.FetchRequestTopicPartition{Partition: p, PartitionMaxBytes: 1 << 20, CurrentLeaderEpoch: -1, LogStartOffset: -1})
+	}
+	fr.Topics = []kmsg.FetchRequestTopic{ft}
+	reply := b.Handle(ctx, &server.RequestContext{APIKey: 1, APIVersion: 12}, fr)
+	answered := make(chan server.Response, 1)
+	go func() { answered <- reply() }()
+
+	// Produce only once the fetch waits on every partition.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		waiting := 0
+		for p := int32(0); p < parts; p++ {
+			if part, _ := b.partition("w", p); part != nil {
+				waiting += part.Waiters()
+			}
+		}
+		if waiting == parts {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fetch waits on %d of %d partitions", waiting, parts)
+		}
+		time.Sleep(time.Millisecond)
+	}
+
+	pr := kmsg.NewPtrProduceRequest()
+	pr.SetVersion(9)
+	pr.Acks, pr.TimeoutMillis = -1, 10_000
+	pt := kmsg.ProduceRequestTopic{Topic: "w"}
+	for p := int32(0); p < parts; p++ {
+		pt.Partitions = append(pt.Partitions, kmsg.ProduceRequestTopicPartition{Partition: p, Records: smallBatch(3)})
+	}
+	pr.Topics = []kmsg.ProduceRequestTopic{pt}
+	for _, sp := range handle(pr).Msg.(*kmsg.ProduceResponse).Topics[0].Partitions {
+		if sp.ErrorCode != 0 {
+			t.Fatalf("produce to partition %d: error %d", sp.Partition, sp.ErrorCode)
+		}
+	}
+
+	var resp server.Response
+	select {
+	case resp = <-answered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("fetch not answered after the produce")
+	}
+	body := flatten(t, resp.Body)
+	if resp.Release != nil {
+		resp.Release()
+	}
+	got := kmsg.NewPtrFetchResponse()
+	got.SetVersion(12)
+	if err := got.ReadFrom(body); err != nil {
+		t.Fatalf("decoding the fetch response: %v", err)
+	}
+	if len(got.Topics) != 1 || len(got.Topics[0].Partitions) != parts {
+		t.Fatalf("fetch response: %+v", got.Topics)
+	}
+	for _, rp := range got.Topics[0].Partitions {
+		if rp.ErrorCode != 0 || rp.HighWatermark != 3 || len(rp.RecordBatches) == 0 {
+			t.Errorf("partition %d: error %d, high watermark %d, %d bytes of records; want the produced batch",
+				rp.Partition, rp.ErrorCode, rp.HighWatermark, len(rp.RecordBatches))
+		}
+	}
+}
