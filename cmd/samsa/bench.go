@@ -140,7 +140,7 @@ func benchProduceFlags(fs *pflag.FlagSet, pc *bench.ProduceConfig, linger time.D
 	fs.IntVar(&pc.Producers, "producers", 1, "independent producer clients")
 	fs.StringVar(&pc.Acks, "acks", "all", "all (-1), 1 or 0")
 	fs.BoolVar(&pc.NoIdempotence, "no-idempotence", false, "turn idempotent writes off with acks=all")
-	fs.IntVar(&pc.MaxInflight, "max-inflight", 5, "produce requests in flight per broker without idempotence")
+	fs.IntVar(&pc.MaxInflight, "max-inflight", 5, "produce requests in flight per broker without idempotence (and always with --raw)")
 	fs.StringVar(&pc.Compression, "compression", "none", "none, gzip, snappy, lz4 or zstd")
 	fs.DurationVar(&pc.Linger, "linger", linger, "how long a partition's batch waits for more records")
 	fs.IntVar(&pc.BatchBytes, "batch-bytes", 1<<20, "maximum bytes per record batch")
@@ -158,7 +158,18 @@ func benchProduceCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "produce",
 		Short: "Produce as fast as possible (or at --rate) and report throughput and ack latency",
-		Args:  cobra.NoArgs,
+		Long: `Produces with --producers franz-go clients as fast as possible, or at --rate
+records/s, and reports throughput and send-to-ack latency.
+
+With --raw each producer is instead one connection per partition leader
+sending pre-built record batches in plain Produce requests, one batch of
+--batch-bytes per partition in each request, --max-inflight requests
+pipelined; the client then costs almost nothing, so the figure is the
+broker's and the network's rather than the client library's. Raw writes are
+NOT idempotent (producer ID -1: the same batches are sent again and again and
+the broker assigns new offsets each time); --linger and --no-idempotence do
+not apply, --rate paces whole requests, and latency is per request.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if pc.Records <= 0 && pc.Duration <= 0 {
 				pc.Duration = 10 * time.Second
@@ -180,6 +191,7 @@ func benchProduceCmd() *cobra.Command {
 	fs := cmd.Flags()
 	common.register(fs, true)
 	benchProduceFlags(fs, &pc, 5*time.Millisecond)
+	fs.BoolVar(&pc.Raw, "raw", false, "send pre-built batches in plain Produce requests instead of using franz-go (non-idempotent; see above)")
 	fs.BoolVar(&consume, "consume", false, "afterwards, read the whole topic back with one consumer and report that too")
 	fs.BoolVar(&consumeRaw, "consume-raw", false, "afterwards, read the whole topic back with raw fetches that do not decode records (after --consume if both)")
 	fs.Int32Var(&cc.FetchMaxBytes, "fetch-max-bytes", 64<<20, "with --consume: bytes per fetch response")

@@ -34,6 +34,9 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (*Summary, error) {
 	if cfg.Rate <= 0 {
 		return sum, errors.New("e2e needs a fixed --rate")
 	}
+	if cfg.Raw {
+		return sum, errors.New("e2e stamps each record with its send time: it has no raw mode")
+	}
 	if cfg.RecordSize < 8 {
 		return sum, fmt.Errorf("record size %d: e2e needs at least 8 bytes for the timestamp", cfg.RecordSize)
 	}

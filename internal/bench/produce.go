@@ -42,6 +42,12 @@ type ProduceConfig struct {
 	// Rate is the target in records/s across all producers; 0 is as fast as
 	// possible.
 	Rate float64
+	// Raw sends pre-built record batches in plain Produce requests on
+	// connections of our own instead of producing with kgo, so that the
+	// client costs almost nothing (see produce_raw.go). Raw writes are
+	// never idempotent; Linger and NoIdempotence do not apply, and
+	// MaxInflight always does.
+	Raw bool
 	// Progress, if set, receives a line per ProgressInterval (default 1s).
 	Progress         io.Writer
 	ProgressInterval time.Duration
@@ -309,11 +315,25 @@ func (s *producers) progressExtra() string {
 	return ""
 }
 
+// newSummary is the summary of a produce run before it has figures. A raw
+// run is marked raw from the start, so that reports tell a failed one from
+// a failed kgo run.
+func (c *ProduceConfig) newSummary() *Summary {
+	sum := &Summary{Kind: "produce"}
+	if c.Raw {
+		sum.Workload = &Workload{Topic: c.Topic, RecordSize: c.RecordSize, Partitions: c.Partitions, Producers: c.Producers, Raw: true}
+	}
+	return sum
+}
+
 // RunProduce creates the topic if needed and runs a produce workload.
 func RunProduce(ctx context.Context, cfg ProduceConfig) (*Summary, error) {
-	sum := &Summary{Kind: "produce"}
+	sum := cfg.newSummary()
 	if err := cfg.validate(); err != nil {
 		return sum, err
+	}
+	if cfg.Raw {
+		return sum, runRawProduce(ctx, &cfg, sum)
 	}
 	_, idem, acks, codec, err := cfg.producerOpts(0)
 	if err != nil {

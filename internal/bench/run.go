@@ -105,7 +105,7 @@ type ProduceRun struct {
 func (r ProduceRun) Run(ctx context.Context) (*Summary, error) {
 	sess, err := startSession(ctx, r.Broker, r.Log)
 	if err != nil {
-		return &Summary{Kind: "produce"}, err
+		return r.Produce.newSummary(), err
 	}
 	if sess != nil {
 		r.Produce.Brokers = []string{sess.b.Addr}

@@ -49,6 +49,11 @@ type Workload struct {
 	LingerMs    float64 `json:"linger_ms"`
 	BatchBytes  int     `json:"batch_bytes,omitempty"`
 	TargetRate  float64 `json:"target_rate"` // records/s, 0 = as fast as possible
+	// Raw is set for produce runs with pre-built batches in plain Produce
+	// requests (--raw) instead of a kgo producer; BatchRecords is then the
+	// records in each batch, and produce latency is per request.
+	Raw          bool `json:"raw,omitempty"`
+	BatchRecords int  `json:"batch_records,omitempty"`
 	// Fsync is the flush policy the bench asked of a broker it started:
 	// "on" (fsync before ack), "off" (left to the OS) or "" when the broker
 	// was not started by the bench or ignores the setting.
@@ -70,7 +75,8 @@ type Throughput struct {
 	ClientCPUSeconds float64 `json:"client_cpu_seconds,omitempty"`
 	FirstError       string  `json:"first_error,omitempty"`
 	// Latency is, for produce, from the Produce call to the broker's
-	// acknowledgement of that record.
+	// acknowledgement of that record; for raw produce, from writing a
+	// Produce request to its response.
 	Latency *Latency `json:"latency,omitempty"`
 }
 
@@ -173,6 +179,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 		if wl.Producers > 0 {
 			p(" producers=%d acks=%s idempotent=%v compression=%s linger=%gms batch-bytes=%d",
 				wl.Producers, wl.Acks, wl.Idempotent, wl.Compression, wl.LingerMs, wl.BatchBytes)
+		}
+		if wl.Raw {
+			p(" raw (pre-built batches of %d records, non-idempotent)", wl.BatchRecords)
 		}
 		if wl.TargetRate > 0 {
 			p(" rate=%g/s", wl.TargetRate)
