@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# Start-up time of a broker holding many partitions (issue 7: 1,000
+# partitions and 10 GiB, under 1 s after a clean shutdown; after SIGKILL,
+# recovery proportional to the unflushed tail, not to the total data).
+#
+# For each binary it fills a fresh data directory with PARTITIONS partitions
+# and SIZE_MIB of 1 KiB records through `samsa bench produce`, flushing left
+# to the OS, and times restarts:
+#   kill-after-fill   SIGKILL right after the fill, with the periodic
+#                     checkpoint off: nothing was ever recorded as flushed,
+#                     so all the data is the unflushed tail (the worst case)
+#   clean             SIGTERM, start (median of CLEAN_RUNS)
+#   kill-small-tail   clean start, TAIL_MIB more, SIGKILL, start
+#   kill-big-tail     clean start, BIG_TAIL_MIB more with the checkpoint off
+#                     (log.flush.offset.checkpoint.interval.ms=0), SIGKILL
+#                     right away, start
+#   kill-after-checkpoint  the same with the checkpoint every CHECKPOINT_MS,
+#                     SIGKILL 3 checkpoint intervals after the tail
+# "ready" is the wall time from spawning `samsa serve` to its "samsa started"
+# line (it then answers requests); "log load" is the broker's own figure
+# ("log loaded ... took="); "scanned" sums the "recovered log" lines
+# (brokers that do not log them show n/a). The data stays in the page cache
+# (the machine's memory is larger than the data), as after a process crash.
+#
+#   bench/startup.sh                       build this checkout and measure it
+#   BINS="before=/tmp/old/samsa after=/tmp/new/samsa" bench/startup.sh
+#                                          compare binaries, one column each
+#
+# Environment (defaults in brackets):
+#   PARTITIONS [1000]  SIZE_MIB [10240]  TAIL_MIB [64]  BIG_TAIL_MIB [1024]
+#   CHECKPOINT_MS [1000]  CLEAN_RUNS [3]  PRODUCERS [4]
+#   BINS         label=path pairs [this=<built from this checkout>]
+#   DATA_PARENT  where the data directories go [${TMPDIR:-/tmp}]
+#   OUT          the markdown table [bench/results/startup.md]
+#   KEEP_DATA=1  keep the data directories and broker logs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PATH:/usr/local/go/bin
+
+partitions=${PARTITIONS:-1000}
+size_mib=${SIZE_MIB:-10240}
+tail_mib=${TAIL_MIB:-64}
+big_tail_mib=${BIG_TAIL_MIB:-1024}
+checkpoint_ms=${CHECKPOINT_MS:-1000}
+clean_runs=${CLEAN_RUNS:-3}
+producers=${PRODUCERS:-4}
+data_parent=${DATA_PARENT:-${TMPDIR:-/tmp}}
+out=${OUT:-bench/results/startup.md}
+topic=startup
+os_flush=log.flush.interval.messages=9223372036854775807
+
+work=$(mktemp -d "$data_parent/samsa-startup-XXXXXX")
+pid=""
+cleanup() {
+	if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
+	if [[ "${KEEP_DATA:-0}" == 1 ]]; then
+		echo "data and logs kept in $work" >&2
+	else
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
+
+bins=${BINS:-}
+if [[ -z "$bins" ]]; then
+	echo "== building" >&2
+	go build -o "$work/samsa" ./cmd/samsa
+	bins="this=$work/samsa"
+fi
+
+need_mib=$((size_mib + 2 * big_tail_mib + tail_mib))
+need_mib=$((need_mib + need_mib / 5)) # record and batch overhead, indexes
+avail_mib=$(df -Pm "$data_parent" | awk 'NR==2 {print $4}')
+if ((avail_mib < need_mib)); then
+	echo "need about $need_mib MiB free in $data_parent, have $avail_mib" >&2
+	exit 1
+fi
+
+log() { echo "== $*" >&2; }
+
+# to_ms converts a Go duration (1.234s, 197ms, 850µs, 1m2.5s) to ms.
+to_ms() {
+	awk -v d="$1" 'BEGIN {
+		total = 0
+		while (match(d, /^[0-9.]+(h|m|s|ms|µs|us|ns)/)) {
+			tok = substr(d, 1, RLENGTH); d = substr(d, RLENGTH + 1)
+			match(tok, /[0-9.]+/); v = substr(tok, 1, RLENGTH); u = substr(tok, RLENGTH + 1)
+			if (u == "h") v *= 3600000; else if (u == "m") v *= 60000; else if (u == "s") v *= 1000
+			else if (u == "µs" || u == "us") v /= 1000; else if (u == "ns") v /= 1000000
+			total += v
+		}
+		printf "%.0f", total
+	}'
+}
+
+# start BIN DIR LOG CHECKPOINT: runs the broker and waits for "samsa
+# started"; sets pid, port and ready_ms.
+start() {
+	local bin=$1 dir=$2 logf=$3 cp=$4
+	: >"$logf"
+	local t0
+	t0=$(date +%s%N)
+	"$bin" serve --override listeners=PLAINTEXT://127.0.0.1:0 --override "log.dirs=$dir" \
+		--override "$os_flush" --override "log.flush.offset.checkpoint.interval.ms=$cp" \
+		--override "num.partitions=$partitions" 2>"$logf" &
+	pid=$!
+	until grep -q 'msg="samsa started"' "$logf"; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "broker exited during start-up:" >&2
+			tail -20 "$logf" >&2
+			exit 1
+		fi
+		sleep 0.002
+	done
+	ready_ms=$((($(date +%s%N) - t0) / 1000000))
+	port=$(grep -m1 'msg="samsa started"' "$logf" | sed -E 's/.* listener=127\.0\.0\.1:([0-9]+).*/\1/')
+}
+
+stop_term() {
+	kill -TERM "$pid"
+	wait "$pid" || { echo "broker exited with status $? after SIGTERM" >&2; exit 1; }
+	pid=""
+}
+
+stop_kill() {
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null || true
+	pid=""
+}
+
+# produce MIB: MIB of 1 KiB records spread over the topic's partitions.
+produce() {
+	"$bin" bench produce --bootstrap-server "127.0.0.1:$port" --topic "$topic" --partitions "$partitions" \
+		--record-size 1024 --records $(($1 * 1024)) --producers "$producers" --acks all -q >/dev/null
+}
+
+# loaded LOG: the broker's "log loaded ... took=" in ms; scanned LOG: the sum
+# of scanned_bytes over "recovered log" lines in MiB, or n/a.
+loaded() { to_ms "$(grep -m1 'msg="log loaded"' "$1" | sed -E 's/.* took=([^ ]+).*/\1/')"; }
+scanned() {
+	if [[ "$has_recovered_lines" != yes ]]; then
+		echo "n/a"
+		return
+	fi
+	{ grep 'msg="recovered log"' "$1" || true; } | sed -E 's/.* scanned_bytes=([0-9]+).*/\1/' |
+		awk '{s += $1} END {printf "%.0f MiB", s / 1048576}'
+}
+
+# run_tail NAME MIB CHECKPOINT_MS WAIT_S: clean start, MIB more records,
+# wait, SIGKILL, timed start, SIGTERM.
+run_tail() {
+	start "$bin" "$dir" "$logs/$1-before.log" "$3"
+	produce "$2"
+	if (($4 > 0)); then sleep "$4"; fi
+	stop_kill
+	start "$bin" "$dir" "$logs/$1.log" 0
+	cell[$label,$1]="$ready_ms|$(loaded "$logs/$1.log")|$(scanned "$logs/$1.log")"
+	log "$label: $1: ${cell[$label,$1]}"
+	stop_term
+}
+
+declare -A cell
+labels=()
+scenarios=(kill-after-fill clean kill-small-tail kill-big-tail kill-after-checkpoint)
+for pair in $bins; do
+	label=${pair%%=*}
+	bin=${pair#*=}
+	labels+=("$label")
+	dir=$work/data-$label
+	logs=$work/logs-$label
+	mkdir -p "$dir" "$logs"
+	# Brokers that log "recovered log" lines log none when nothing was
+	# scanned; older ones do not say.
+	has_recovered_lines=no
+	if grep -q 'recovered log' "$bin"; then
+		has_recovered_lines=yes
+	fi
+
+	log "$label: filling $size_mib MiB into $partitions partitions"
+	start "$bin" "$dir" "$logs/fill.log" 0
+	t0=$(date +%s)
+	produce "$size_mib"
+	data_bytes=$(du -sb "$dir" | cut -f1)
+	log "$label: filled $((data_bytes / 1048576)) MiB in $(($(date +%s) - t0)) s"
+	cell[$label,data]=$(awk -v b="$data_bytes" 'BEGIN {printf "%.1f GiB", b / 1073741824}')
+
+	# kill-after-fill: nothing recorded as flushed since the start.
+	stop_kill
+	start "$bin" "$dir" "$logs/kill-after-fill.log" 0
+	cell[$label,kill-after-fill]="$ready_ms|$(loaded "$logs/kill-after-fill.log")|$(scanned "$logs/kill-after-fill.log")"
+	log "$label: kill-after-fill: ready in $ready_ms ms"
+	stop_term
+
+	# clean: the median of clean_runs restarts.
+	readies=()
+	for i in $(seq "$clean_runs"); do
+		start "$bin" "$dir" "$logs/clean-$i.log" 0
+		readies+=("$ready_ms|$(loaded "$logs/clean-$i.log")|$(scanned "$logs/clean-$i.log")")
+		stop_term
+	done
+	cell[$label,clean]=$(printf '%s\n' "${readies[@]}" | sort -t'|' -k1,1n | sed -n "$(((clean_runs + 1) / 2))p")
+	log "$label: clean: ${cell[$label,clean]}"
+
+	run_tail kill-small-tail "$tail_mib" 0 0
+	run_tail kill-big-tail "$big_tail_mib" 0 0
+	run_tail kill-after-checkpoint "$big_tail_mib" "$checkpoint_ms" $((3 * checkpoint_ms / 1000 + 1))
+	if [[ "${KEEP_DATA:-0}" != 1 ]]; then
+		rm -rf "$dir"
+	fi
+done
+
+describe() {
+	case $1 in
+	kill-after-fill) echo "SIGKILL right after the fill (checkpoint off: all data unflushed)" ;;
+	clean) echo "clean shutdown (median of $clean_runs)" ;;
+	kill-small-tail) echo "clean start, $tail_mib MiB more, SIGKILL" ;;
+	kill-big-tail) echo "clean start, $big_tail_mib MiB more, SIGKILL at once (checkpoint off)" ;;
+	kill-after-checkpoint) echo "clean start, $big_tail_mib MiB more, SIGKILL after 3 checkpoints (every $checkpoint_ms ms)" ;;
+	esac
+}
+
+{
+	echo "# Start-up time, $partitions partitions"
+	echo
+	echo "\`bench/startup.sh\` on $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r), data in the page cache."
+	echo "Each cell: ready (spawn to serving) / the broker's log load time / bytes recovery scanned."
+	echo "Data after the fill:$(for l in "${labels[@]}"; do printf ' %s %s;' "$l" "${cell[$l,data]}"; done)"
+	echo
+	printf '| restart after |'
+	for l in "${labels[@]}"; do printf ' %s |' "$l"; done
+	echo
+	printf '|---|'
+	for _ in "${labels[@]}"; do printf -- '---:|'; done
+	echo
+	for s in "${scenarios[@]}"; do
+		printf '| %s |' "$(describe "$s")"
+		for l in "${labels[@]}"; do
+			IFS='|' read -r r ld sc <<<"${cell[$l,$s]}"
+			printf ' %s ms / %s ms / %s |' "$r" "$ld" "$sc"
+		done
+		echo
+	done
+} | tee "$out.tmp"
+mv "$out.tmp" "$out"
+echo "written to $out" >&2
