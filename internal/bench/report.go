@@ -36,11 +36,17 @@ func ReadSummaries(dir string) ([]*Summary, error) {
 		}
 		s := &Summary{}
 		if err := json.Unmarshal(data, s); err != nil || s.Kind == "" {
-			label, target, _ := strings.Cut(strings.TrimSuffix(filepath.Base(p), ".json"), ".")
+			// bench/run.sh names files LABEL.TARGET.json, and
+			// LABEL.TARGET.raw.json for raw produce runs.
+			label, rest, _ := strings.Cut(strings.TrimSuffix(filepath.Base(p), ".json"), ".")
+			target, variant, _ := strings.Cut(rest, ".")
 			if err == nil {
 				err = errors.New("no summary")
 			}
 			s = &Summary{Label: label, Target: target, Error: fmt.Sprintf("%s: %v", filepath.Base(p), err)}
+			if variant == "raw" {
+				s.Workload = &Workload{Raw: true}
+			}
 		}
 		out = append(out, s)
 	}
@@ -89,12 +95,16 @@ func WriteReport(w io.Writer, dir string) error {
 func writeReport(w io.Writer, sums []*Summary) error {
 	var disk *DiskResult
 	var loop *LoopbackResult
-	byLabel := map[string]map[string]*Summary{}
+	byLabel := map[string]*labelRuns{}
 	var labels []string
 	var failures []string
 	for _, s := range sums {
 		if s.Error != "" {
-			failures = append(failures, fmt.Sprintf("%s %s: %s", s.Label, s.Target, firstLine(s.Error)))
+			name := s.Target
+			if isRaw(s) {
+				name += " (raw)"
+			}
+			failures = append(failures, fmt.Sprintf("%s %s: %s", s.Label, name, firstLine(s.Error)))
 		}
 		switch {
 		case s.Disk != nil && s.Error == "":
@@ -106,11 +116,17 @@ func writeReport(w io.Writer, sums []*Summary) error {
 		case s.Kind == "disk" || s.Kind == "loopback" || s.Label == "":
 			continue
 		}
-		if byLabel[s.Label] == nil {
-			byLabel[s.Label] = map[string]*Summary{}
+		runs := byLabel[s.Label]
+		if runs == nil {
+			runs = &labelRuns{kgo: map[string]*Summary{}, raw: map[string]*Summary{}}
+			byLabel[s.Label] = runs
 			labels = append(labels, s.Label)
 		}
-		byLabel[s.Label][s.Target] = s
+		if isRaw(s) {
+			runs.raw[s.Target] = s
+		} else {
+			runs.kgo[s.Target] = s
+		}
 	}
 	sort.Strings(labels)
 
@@ -175,14 +191,24 @@ func firstLine(s string) string {
 	return line
 }
 
+// labelRuns are the runs of one workload label by target: the kgo
+// producer's and the raw producer's (--raw), which the table shows as
+// separate rows.
+type labelRuns struct {
+	kgo, raw map[string]*Summary
+}
+
+func isRaw(s *Summary) bool { return s.Workload != nil && s.Workload.Raw }
+
 // workloadRows turns the runs of one label into table rows.
-func workloadRows(label string, runs map[string]*Summary, disk *DiskResult, loop *LoopbackResult) []reportRow {
+func workloadRows(label string, lr *labelRuns, disk *DiskResult, loop *LoopbackResult) []reportRow {
 	// Describe the workload from the samsa run if it has one, else any.
 	var ref *Summary
-	for _, t := range []string{TargetSamsa, TargetKfake, TargetNull} {
-		if s := runs[t]; s != nil && s.Workload != nil {
-			ref = s
-			break
+	for _, runs := range []map[string]*Summary{lr.kgo, lr.raw} {
+		for _, t := range []string{TargetSamsa, TargetKfake, TargetNull} {
+			if s := runs[t]; ref == nil && s != nil && s.Workload != nil && s.Kind != "" {
+				ref = s
+			}
 		}
 	}
 	name := label
@@ -194,6 +220,10 @@ func workloadRows(label string, runs map[string]*Summary, disk *DiskResult, loop
 		fsync = ref.Workload.Fsync
 	}
 	var rows []reportRow
+	// keep makes the next row appear even with no figure in it (the
+	// first row of the workload, the first raw row).
+	keep := true
+	runs := lr.kgo
 	add := func(metric string, get func(*Summary) (float64, bool), limit float64, limitOf string) {
 		r := reportRow{workload: name, metric: metric, values: map[string]float64{}, failed: map[string]bool{},
 			limit: limit, limitOf: limitOf}
@@ -206,10 +236,11 @@ func workloadRows(label string, runs map[string]*Summary, disk *DiskResult, loop
 				r.failed[t] = true
 			}
 		}
-		if any || len(rows) == 0 {
+		if any || keep {
 			rows = append(rows, r)
+			name = "" // the workload is named on its first row only
 		}
-		name = "" // the workload is named on its first row only
+		keep = false
 	}
 	var netLimit float64
 	if loop != nil {
@@ -257,6 +288,26 @@ func workloadRows(label string, runs map[string]*Summary, disk *DiskResult, loop
 		add("load generator CPU s per GB produced", func(s *Summary) (float64, bool) {
 			return clientCPUPerGB(s.Produce)
 		}, 0, "")
+		if len(lr.raw) > 0 {
+			runs, keep = lr.raw, true
+			add("produce MB/s, raw (pre-built batches)", func(s *Summary) (float64, bool) {
+				return pick(s.Produce != nil && s.Produce.Records > 0, func() float64 { return s.Produce.MBPerSec })
+			}, produceLimit, produceLimitOf)
+			add("produce ack latency p99, ms, raw (per request)", func(s *Summary) (float64, bool) {
+				return pick(s.Produce != nil && s.Produce.Latency != nil && s.Produce.Latency.Count > 0,
+					func() float64 { return s.Produce.Latency.P99Ms })
+			}, 0, "")
+			add("load generator CPU s per GB produced, raw", func(s *Summary) (float64, bool) {
+				return clientCPUPerGB(s.Produce)
+			}, 0, "")
+			add("broker CPU s per GB produced, raw run", func(s *Summary) (float64, bool) {
+				return pick(s.Broker != nil && s.Broker.BytesMoved > 0, func() float64 { return s.Broker.CPUSecondsPerGB })
+			}, 0, "")
+			add("broker peak RSS, MiB, raw run", func(s *Summary) (float64, bool) {
+				return pick(s.Broker != nil && s.Broker.PeakRSSBytes > 0, func() float64 { return float64(s.Broker.PeakRSSBytes) / (1 << 20) })
+			}, 0, "")
+			runs = lr.kgo
+		}
 		add("consume MB/s (one consumer, read back)", func(s *Summary) (float64, bool) {
 			return pick(s.Consume != nil && s.Consume.Records > 0, func() float64 { return s.Consume.MBPerSec })
 		}, netLimit, "loopback")

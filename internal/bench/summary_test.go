@@ -32,7 +32,9 @@ func fullSummary() *Summary {
 // report) read.
 func TestSummaryJSONShape(t *testing.T) {
 	var buf bytes.Buffer
-	if err := fullSummary().WriteJSON(&buf); err != nil {
+	sum := fullSummary()
+	sum.Workload.Raw, sum.Workload.BatchRecords = true, 1014
+	if err := sum.WriteJSON(&buf); err != nil {
 		t.Fatal(err)
 	}
 	var m map[string]any
@@ -59,6 +61,8 @@ func TestSummaryJSONShape(t *testing.T) {
 		"workload.partitions":     float64(8),
 		"workload.acks":           "all",
 		"workload.fsync":          "off",
+		"workload.raw":            true,
+		"workload.batch_records":  float64(1014),
 		"produce.records":         float64(1000),
 		"produce.bytes":           float64(1_024_000),
 		"produce.seconds":         float64(2),
@@ -133,10 +137,23 @@ func TestReport(t *testing.T) {
 	null.Target, null.Consume, null.Broker.CPUSecondsPerGB = TargetNull, nil, 0.25
 	null.Produce.MBPerSec = 600
 	write("01-x.null.json", null)
+	// Raw produce runs of the same workload: rows of their own.
+	for target, mbps := range map[string]float64{TargetSamsa: 900, TargetKfake: 450, TargetNull: 1100} {
+		raw := fullSummary()
+		raw.Target, raw.Consume = target, nil
+		raw.Workload.Raw, raw.Workload.BatchRecords = true, 1014
+		raw.Produce.MBPerSec = mbps
+		raw.Produce.ClientCPUSeconds = 0.1
+		raw.Broker.CPUSecondsPerGB = mbps / 1000
+		raw.Broker.PeakRSSBytes = 100 << 20
+		write("01-x."+target+".raw.json", raw)
+	}
 	write("limit.loopback.json", &Summary{Kind: "loopback", Loopback: &LoopbackResult{Method: "sendfile", MBPerSec: 1200}})
 	write("limit.disk.json", &Summary{Kind: "disk", Disk: &DiskResult{Dir: "/d", BlockBytes: 1 << 20, FsyncEachBlockMBPerSec: 100, FsyncEveryBytes: 8 << 20}})
-	if err := os.WriteFile(filepath.Join(dir, "02-y.samsa.json"), nil, 0o644); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"02-y.samsa.json", "02-y.kfake.raw.json"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	var out bytes.Buffer
@@ -144,6 +161,10 @@ func TestReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := out.String()
+	// The kgo run's broker row keeps the kgo figures.
+	if !strings.Contains(s, "|  | broker CPU s per GB moved | 1.00 | 4.00 | 0.25 |") {
+		t.Errorf("kgo broker row mixed with raw figures:\n%s", s)
+	}
 	for _, want := range []string{
 		"| 01-x: 1 KiB, 8 part., acks=all, fsync off, 1 producer | produce MB/s | 300 | 150 | 600 | 1,200 (loopback) | 2.00 | 0.25 |",
 		"| consume MB/s (one consumer, read back) | 900 | 1.02 | – | 1,200 (loopback) | 878.91 | 0.75 |",
@@ -153,6 +174,12 @@ func TestReport(t *testing.T) {
 		"fsync after each write 100.0 MB/s",
 		"02-y samsa: 02-y.samsa.json:",
 		"| 02-y | produce MB/s | failed | – | – |",
+		"|  | produce MB/s, raw (pre-built batches) | 900 | 450 | 1,100 | 1,200 (loopback) | 2.00 | 0.75 |",
+		"|  | load generator CPU s per GB produced, raw | 97.7 | 97.7 | 97.7 | – | 1.00 | – |",
+		"|  | broker CPU s per GB produced, raw run | 0.90 | 0.45 | 1.10 | – | 2.00 | – |",
+		"|  | broker peak RSS, MiB, raw run | 100 | 100 | 100 | – | 1.00 | – |",
+		"02-y kfake (raw): 02-y.kfake.raw.json:",
+		"|  | produce MB/s, raw (pre-built batches) | – | failed | – |",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("report lacks %q:\n%s", want, s)
