@@ -196,7 +196,7 @@ func (f *fetchOp) readPartition(r *partResult, limit int, minOne bool) error {
 func (f *fetchOp) reply() server.Response {
 	resp := f.req.ResponseKind().(*kmsg.FetchResponse)
 	resp.Version = f.req.Version
-	var sent []partResult
+	sent := make([]partResult, 0, len(f.results))
 	if f.plan.session != nil {
 		resp.SessionID = f.plan.session.id
 	}

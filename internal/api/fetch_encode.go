@@ -16,7 +16,7 @@ import (
 func encodeFetchResponse(resp *kmsg.FetchResponse, results []partResult) []server.Part {
 	v := resp.Version
 	flex := v >= 12
-	e := fetchEncoder{flex: flex}
+	e := fetchEncoder{flex: flex, buf: make([]byte, 0, 64+96*len(results))}
 	if v >= 1 {
 		e.int32(resp.ThrottleMillis)
 	}
@@ -73,29 +73,53 @@ func encodeFetchResponse(resp *kmsg.FetchResponse, results []partResult) []serve
 				e.int32(int32(r.rr.Size))
 			}
 			if r.rr.Size > 0 {
-				e.flush()
-				e.parts = append(e.parts, server.Part{File: r.rr.File, Pos: r.rr.Pos, Size: r.rr.Size})
+				e.file(server.Part{File: r.rr.File, Pos: r.rr.Pos, Size: r.rr.Size})
 			}
 			e.tags()
 		}
 		e.tags()
 	}
 	e.tags()
-	e.flush()
-	return e.parts
+	return e.finish()
 }
 
+// fetchEncoder writes every byte part into one buffer; parts records where
+// the byte runs end and the file parts go, and finish slices the buffer into
+// the parts once it no longer grows.
 type fetchEncoder struct {
 	flex  bool
 	buf   []byte
+	done  int // bytes of buf already covered by parts
 	parts []server.Part
+	ends  []int // for each byte part in parts: its end in buf (start: previous end)
 }
 
-func (e *fetchEncoder) flush() {
-	if len(e.buf) > 0 {
-		e.parts = append(e.parts, server.Part{Bytes: e.buf})
-		e.buf = nil
+// file adds a file part after the bytes written so far.
+func (e *fetchEncoder) file(p server.Part) {
+	if len(e.buf) > e.done {
+		e.parts = append(e.parts, server.Part{})
+		e.ends = append(e.ends, len(e.buf))
+		e.done = len(e.buf)
 	}
+	e.parts = append(e.parts, p)
+	e.ends = append(e.ends, -1)
+}
+
+// finish returns the parts, the byte ones now slices of the final buffer.
+func (e *fetchEncoder) finish() []server.Part {
+	if len(e.buf) > e.done {
+		e.parts = append(e.parts, server.Part{})
+		e.ends = append(e.ends, len(e.buf))
+	}
+	start := 0
+	for i, end := range e.ends {
+		if end < 0 {
+			continue
+		}
+		e.parts[i].Bytes = e.buf[start:end:end]
+		start = end
+	}
+	return e.parts
 }
 
 func (e *fetchEncoder) int16(x int16) { e.buf = binary.BigEndian.AppendUint16(e.buf, uint16(x)) }

@@ -72,10 +72,16 @@ type fetchPlan struct {
 }
 
 func requestPartitions(req *kmsg.FetchRequest) []*fetchPartition {
-	var out []*fetchPartition
+	n := 0
+	for _, rt := range req.Topics {
+		n += len(rt.Partitions)
+	}
+	backing := make([]fetchPartition, n) // one allocation for all of them
+	out := make([]*fetchPartition, 0, n)
 	for _, rt := range req.Topics {
 		for _, rp := range rt.Partitions {
-			fp := &fetchPartition{
+			fp := &backing[len(out)]
+			*fp = fetchPartition{
 				fetchKey:    fetchKey{partition: rp.Partition},
 				fetchOffset: rp.FetchOffset, maxBytes: rp.PartitionMaxBytes,
 				currentLeaderEpoch: rp.CurrentLeaderEpoch, sentHW: -1, sentLogStart: -1,

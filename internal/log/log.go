@@ -620,6 +620,11 @@ func readRange(s *segment, entries []offsetEntry, limit int64, offset int64, max
 		pos += int64(h.Size())
 	}
 	start, end = pos, pos
+	if maxBytes > 0 && limit-start <= int64(maxBytes) {
+		// Everything up to limit fits, and limit is the end of a whole
+		// batch: no need to walk the headers (a consumer at the tail).
+		return start, limit, true, nil
+	}
 	if maxBytes > 0 {
 		// Indexed positions are batch starts: jump over whole batches.
 		if j := lastBoundaryAtOrBefore(entries, start+int64(maxBytes)); j > start {
