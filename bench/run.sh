@@ -8,7 +8,7 @@
 # the raw JSON summaries to bench/results/latest/.
 #
 #   bench/run.sh            quick: each workload runs BENCH_SECONDS (default 4s),
-#                           about 3 minutes in all on 2 cores
+#                           about 4 minutes in all on 2 cores
 #   bench/run.sh --long     30s per workload, plus 20 GiB through 100 partitions
 #                           (Samsa's peak RSS)
 #
@@ -73,16 +73,20 @@ broker_flags() {
 	esac
 }
 
-# run LABEL TARGET KIND ARGS...: one bench run, its JSON in $out/LABEL.TARGET.json.
+# run LABEL[.VARIANT] TARGET KIND ARGS...: one bench run, its JSON in
+# $out/LABEL.TARGET[.VARIANT].json (the report tells raw runs by the summary's
+# workload.raw, and by a .raw file name when a run left no summary).
 run() {
-	local label=$1 target=$2 kind=$3
+	local name=$1 target=$2 kind=$3
 	shift 3
+	local label=${name%%.*}
+	local variant=${name#"$label"}
 	[[ " $targets " == *" $target "* ]] || return 0
 	[[ "$label" =~ $only ]] || return 0
-	echo "== $label $target" >&2
-	eval "\"$samsa\" bench $kind --json --label $label --target $target $*" >"$out/$label.$target.json"
+	echo "== $label $target${variant:+ (${variant#.})}" >&2
+	eval "\"$samsa\" bench $kind --json --label $label --target $target $*" >"$out/$label.$target$variant.json"
 	local rc=$?
-	[[ $rc == 0 ]] || echo "   $label $target failed (exit $rc)" >&2
+	[[ $rc == 0 ]] || echo "   $label $target$variant failed (exit $rc)" >&2
 }
 
 # produce_workload LABEL FSYNC CONSUME RECORD_SIZE ARGS...
@@ -97,6 +101,20 @@ produce_workload() {
 		# bound what it is given.
 		[[ $t == kfake ]] && extra="$extra --records $((kfake_max_bytes / size))"
 		run "$label" "$t" produce "$(broker_flags $t "$fsync")" --topic bench --duration "${secs}s" \
+			--record-size "$size" $extra "$@"
+	done
+}
+
+# raw_produce_workload LABEL FSYNC RECORD_SIZE ARGS...: the same workload with
+# pre-built batches in plain Produce requests (--raw: the client costs almost
+# nothing, so the figure is the broker's), no read-back.
+raw_produce_workload() {
+	local label=$1 fsync=$2 size=$3
+	shift 3
+	for t in samsa kfake null; do
+		local extra=""
+		[[ $t == kfake ]] && extra="--records $((kfake_max_bytes / size))"
+		run "$label.raw" "$t" produce "$(broker_flags $t "$fsync")" --raw --topic bench --duration "${secs}s" \
 			--record-size "$size" $extra "$@"
 	done
 }
@@ -126,10 +144,13 @@ e2e_workload() {
 }
 
 produce_workload 01-1k-8p-all-os false yes 1024 --partitions 8 --acks all --producers 1
+raw_produce_workload 01-1k-8p-all-os false 1024 --partitions 8 --acks all --producers 1
 produce_workload 02-1k-8p-all-fsync true no 1024 --partitions 8 --acks all --producers 4
 produce_workload 03-100b-1p-acks1-os false yes 100 --partitions 1 --acks 1 --producers 1
+raw_produce_workload 03-100b-1p-acks1-os false 100 --partitions 1 --acks 1 --producers 1
 produce_workload 04-100b-16p-all-os false yes 100 --partitions 16 --acks all --producers 4
 produce_workload 05-1k-16p-acks1-os false no 1024 --partitions 16 --acks 1 --producers 4
+raw_produce_workload 05-1k-16p-acks1-os false 1024 --partitions 16 --acks 1 --producers 4
 produce_workload 06-1k-1p-all-fsync true no 1024 --partitions 1 --acks all --producers 1
 e2e_workload 07-e2e-1k-8p-os false 01-1k-8p-all-os 1024 --partitions 8 --acks all --producers 1
 e2e_workload 08-e2e-1k-8p-fsync true 02-1k-8p-all-fsync 1024 --partitions 8 --acks all --producers 4
