@@ -6,9 +6,14 @@
 # For each binary it fills a fresh data directory with PARTITIONS partitions
 # and SIZE_MIB of 1 KiB records through `samsa bench produce`, flushing left
 # to the OS, and times restarts:
-#   kill-after-fill   SIGKILL right after the fill, with the periodic
-#                     checkpoint off: nothing was ever recorded as flushed,
-#                     so all the data is the unflushed tail (the worst case)
+#   kill-after-fill-checkpointed  SIGKILL 3 checkpoint intervals after the
+#                     fill, checkpoint every CHECKPOINT_MS; the broker never
+#                     shut down cleanly, so there is no producer-state
+#                     snapshot (this data directory is then deleted)
+#   kill-after-fill   a second fill into a fresh directory with the periodic
+#                     checkpoint off, SIGKILL right after it: nothing was
+#                     ever recorded as flushed, so all the data is the
+#                     unflushed tail (the worst case)
 #   clean             SIGTERM, start (median of CLEAN_RUNS)
 #   kill-small-tail   clean start, TAIL_MIB more, SIGKILL, start
 #   kill-big-tail     clean start, BIG_TAIL_MIB more with the checkpoint off
@@ -28,7 +33,7 @@
 #
 # Environment (defaults in brackets):
 #   PARTITIONS [1000]  SIZE_MIB [10240]  TAIL_MIB [64]  BIG_TAIL_MIB [1024]
-#   CHECKPOINT_MS [1000]  CLEAN_RUNS [3]  PRODUCERS [4]
+#   CHECKPOINT_MS [1000]  CLEAN_RUNS [3]  RECOVERY_RUNS [3]  PRODUCERS [4]
 #   BINS         label=path pairs [this=<built from this checkout>]
 #   DATA_PARENT  where the data directories go [${TMPDIR:-/tmp}]
 #   OUT          the markdown table [bench/results/startup.md]
@@ -43,6 +48,7 @@ tail_mib=${TAIL_MIB:-64}
 big_tail_mib=${BIG_TAIL_MIB:-1024}
 checkpoint_ms=${CHECKPOINT_MS:-1000}
 clean_runs=${CLEAN_RUNS:-3}
+recovery_runs=${RECOVERY_RUNS:-3}
 producers=${PRODUCERS:-4}
 data_parent=${DATA_PARENT:-${TMPDIR:-/tmp}}
 out=${OUT:-bench/results/startup.md}
@@ -71,7 +77,7 @@ if [[ -z "$bins" ]]; then
 	bins="this=$work/samsa"
 fi
 
-need_mib=$((size_mib + 2 * big_tail_mib + tail_mib))
+need_mib=$((size_mib + 2 * big_tail_mib + tail_mib)) # one data directory at a time
 need_mib=$((need_mib + need_mib / 5)) # record and batch overhead, indexes
 avail_mib=$(df -Pm "$data_parent" | awk 'NR==2 {print $4}')
 if ((avail_mib < need_mib)); then
@@ -149,22 +155,48 @@ scanned() {
 		awk '{s += $1} END {printf "%.0f MiB", s / 1048576}'
 }
 
+# timed NAME BETWEEN LAST: RUNS timed starts (checkpoint off), each but the
+# last ended by BETWEEN, the last by LAST; the cell is the median run by
+# ready time. Recovery runs are repeated with SIGKILL between them: with
+# nothing appended nothing is flushed or recorded, so each run redoes the
+# same recovery.
+timed() {
+	local name=$1 between=$2 last=$3 runs=$recovery_runs results=() i
+	if [[ "$name" == clean ]]; then runs=$clean_runs; fi
+	for i in $(seq "$runs"); do
+		start "$bin" "$dir" "$logs/$name-$i.log" 0
+		results+=("$ready_ms|$(loaded "$logs/$name-$i.log")|$(scanned "$logs/$name-$i.log")")
+		if ((i < runs)); then $between; else $last; fi
+	done
+	cell[$label,$name]=$(printf '%s\n' "${results[@]}" | sort -t'|' -k1,1n | sed -n "$(((runs + 1) / 2))p")
+	log "$label: $name: ${cell[$label,$name]} (runs: ${results[*]})"
+}
+
 # run_tail NAME MIB CHECKPOINT_MS WAIT_S: clean start, MIB more records,
-# wait, SIGKILL, timed start, SIGTERM.
+# wait, SIGKILL, timed starts, SIGTERM.
 run_tail() {
 	start "$bin" "$dir" "$logs/$1-before.log" "$3"
 	produce "$2"
 	if (($4 > 0)); then sleep "$4"; fi
 	stop_kill
-	start "$bin" "$dir" "$logs/$1.log" 0
-	cell[$label,$1]="$ready_ms|$(loaded "$logs/$1.log")|$(scanned "$logs/$1.log")"
-	log "$label: $1: ${cell[$label,$1]}"
-	stop_term
+	timed "$1" stop_kill stop_term
+}
+
+# fill CHECKPOINT_MS: starts the broker on an empty directory and produces
+# SIZE_MIB; sets data_bytes.
+fill() {
+	log "$label: filling $size_mib MiB into $partitions partitions"
+	start "$bin" "$dir" "$logs/fill.log" "$1"
+	local t0
+	t0=$(date +%s)
+	produce "$size_mib"
+	data_bytes=$(du -sb "$dir" | cut -f1)
+	log "$label: filled $((data_bytes / 1048576)) MiB in $(($(date +%s) - t0)) s"
 }
 
 declare -A cell
 labels=()
-scenarios=(kill-after-fill clean kill-small-tail kill-big-tail kill-after-checkpoint)
+scenarios=(kill-after-fill kill-after-fill-checkpointed clean kill-small-tail kill-big-tail kill-after-checkpoint)
 for pair in $bins; do
 	label=${pair%%=*}
 	bin=${pair#*=}
@@ -179,31 +211,20 @@ for pair in $bins; do
 		has_recovered_lines=yes
 	fi
 
-	log "$label: filling $size_mib MiB into $partitions partitions"
-	start "$bin" "$dir" "$logs/fill.log" 0
-	t0=$(date +%s)
-	produce "$size_mib"
-	data_bytes=$(du -sb "$dir" | cut -f1)
-	log "$label: filled $((data_bytes / 1048576)) MiB in $(($(date +%s) - t0)) s"
-	cell[$label,data]=$(awk -v b="$data_bytes" 'BEGIN {printf "%.1f GiB", b / 1073741824}')
+	# kill-after-fill-checkpointed: recorded recently, never shut down.
+	fill "$checkpoint_ms"
+	sleep $((3 * checkpoint_ms / 1000 + 1))
+	stop_kill
+	timed kill-after-fill-checkpointed stop_kill stop_kill
+	rm -rf "$dir"
+	mkdir -p "$dir"
 
 	# kill-after-fill: nothing recorded as flushed since the start.
+	fill 0
+	cell[$label,data]=$(awk -v b="$data_bytes" 'BEGIN {printf "%.1f GiB", b / 1073741824}')
 	stop_kill
-	start "$bin" "$dir" "$logs/kill-after-fill.log" 0
-	cell[$label,kill-after-fill]="$ready_ms|$(loaded "$logs/kill-after-fill.log")|$(scanned "$logs/kill-after-fill.log")"
-	log "$label: kill-after-fill: ready in $ready_ms ms"
-	stop_term
-
-	# clean: the median of clean_runs restarts.
-	readies=()
-	for i in $(seq "$clean_runs"); do
-		start "$bin" "$dir" "$logs/clean-$i.log" 0
-		readies+=("$ready_ms|$(loaded "$logs/clean-$i.log")|$(scanned "$logs/clean-$i.log")")
-		stop_term
-	done
-	cell[$label,clean]=$(printf '%s\n' "${readies[@]}" | sort -t'|' -k1,1n | sed -n "$(((clean_runs + 1) / 2))p")
-	log "$label: clean: ${cell[$label,clean]}"
-
+	timed kill-after-fill stop_kill stop_term
+	timed clean stop_term stop_term
 	run_tail kill-small-tail "$tail_mib" 0 0
 	run_tail kill-big-tail "$big_tail_mib" 0 0
 	run_tail kill-after-checkpoint "$big_tail_mib" "$checkpoint_ms" $((3 * checkpoint_ms / 1000 + 1))
@@ -215,7 +236,8 @@ done
 describe() {
 	case $1 in
 	kill-after-fill) echo "SIGKILL right after the fill (checkpoint off: all data unflushed)" ;;
-	clean) echo "clean shutdown (median of $clean_runs)" ;;
+	kill-after-fill-checkpointed) echo "SIGKILL 3 checkpoints (every $checkpoint_ms ms) after the fill, no clean shutdown ever" ;;
+	clean) echo "clean shutdown" ;;
 	kill-small-tail) echo "clean start, $tail_mib MiB more, SIGKILL" ;;
 	kill-big-tail) echo "clean start, $big_tail_mib MiB more, SIGKILL at once (checkpoint off)" ;;
 	kill-after-checkpoint) echo "clean start, $big_tail_mib MiB more, SIGKILL after 3 checkpoints (every $checkpoint_ms ms)" ;;
@@ -226,7 +248,8 @@ describe() {
 	echo "# Start-up time, $partitions partitions"
 	echo
 	echo "\`bench/startup.sh\` on $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r), data in the page cache."
-	echo "Each cell: ready (spawn to serving) / the broker's log load time / bytes recovery scanned."
+	echo "Each cell: ready (spawn to serving) / the broker's log load time / bytes recovery scanned;"
+	echo "median of $clean_runs clean and $recovery_runs recovery starts (recovery repeated by SIGKILL with nothing appended)."
 	echo "Data after the fill:$(for l in "${labels[@]}"; do printf ' %s %s;' "$l" "${cell[$l,data]}"; done)"
 	echo
 	printf '| restart after |'
