@@ -31,7 +31,10 @@ import (
 //
 // What the file records is durable before the file is written: the .log
 // data up to position and both index files (fsynced after the recorded
-// entries were written); the file itself is replaced atomically.
+// entries were written); the file itself is replaced atomically. Anything
+// that removes data below the recorded point (Open's truncation of damaged
+// data does; a future truncation for replication would) must remove or
+// rewrite the file before new data is appended there.
 
 // recoveryPointMinInterval rate-limits the recovery-point writes done by
 // Sync, so that an fsync per request (group commit) does not also pay a
