@@ -194,8 +194,8 @@ not apply, --rate paces whole requests, and latency is per request.`,
 	fs.BoolVar(&pc.Raw, "raw", false, "send pre-built batches in plain Produce requests instead of using franz-go (non-idempotent; see above)")
 	fs.BoolVar(&consume, "consume", false, "afterwards, read the whole topic back with one consumer and report that too")
 	fs.BoolVar(&consumeRaw, "consume-raw", false, "afterwards, read the whole topic back with raw fetches that do not decode records (after --consume if both)")
-	fs.Int32Var(&cc.FetchMaxBytes, "fetch-max-bytes", 64<<20, "with --consume: bytes per fetch response")
-	fs.Int32Var(&cc.PartitionMaxBytes, "partition-max-bytes", 16<<20, "with --consume: bytes per partition per fetch")
+	fs.Int32Var(&cc.FetchMaxBytes, "fetch-max-bytes", 0, "with --consume: bytes per fetch response (0: 64 MiB for the kgo consumer, Kafka's 50 MiB for --consume-raw)")
+	fs.Int32Var(&cc.PartitionMaxBytes, "partition-max-bytes", 0, "with --consume: bytes per partition per fetch (0: 16 MiB for the kgo consumer, Kafka's 1 MiB for --consume-raw)")
 	return cmd
 }
 
@@ -234,8 +234,8 @@ count their compressed size).`,
 	fs.Int64Var(&cc.Records, "records", 0, "records to read (0: until caught up with the end offsets at start)")
 	fs.BoolVar(&cc.Raw, "raw", false, "read with plain Fetch requests, counting records from batch headers without decoding them (the broker's side without the client's)")
 	fs.DurationVar(&cc.IdleTimeout, "idle-timeout", 30*time.Second, "fail when no record arrives for this long")
-	fs.Int32Var(&cc.FetchMaxBytes, "fetch-max-bytes", 64<<20, "bytes per fetch response")
-	fs.Int32Var(&cc.PartitionMaxBytes, "partition-max-bytes", 16<<20, "bytes per partition per fetch")
+	fs.Int32Var(&cc.FetchMaxBytes, "fetch-max-bytes", 0, "bytes per fetch response (0: 64 MiB, or Kafka's 50 MiB with --raw)")
+	fs.Int32Var(&cc.PartitionMaxBytes, "partition-max-bytes", 0, "bytes per partition per fetch (0: 16 MiB, or Kafka's 1 MiB with --raw)")
 	return cmd
 }
 

@@ -26,12 +26,37 @@ type ConsumeConfig struct {
 	// headers instead of decoding them with a kgo consumer (see consumeRaw).
 	// It reads until the end offsets listed at the start; Records must be 0.
 	Raw bool
-	// FetchMaxBytes and PartitionMaxBytes size the fetch requests.
+	// FetchMaxBytes and PartitionMaxBytes size the fetch requests; 0 means
+	// the default of the reading mode (see fetchSizes).
 	FetchMaxBytes     int32
 	PartitionMaxBytes int32
 
 	Progress         io.Writer
 	ProgressInterval time.Duration
+}
+
+// fetchSizes returns the fetch response and per-partition limits. The kgo
+// consumer defaults to 64 MiB and 16 MiB: with Kafka's 1 MiB per partition
+// it made more, smaller fetches and read about 25% slower here. Raw reads
+// default to Kafka's consumer defaults (fetch.max.bytes 50 MiB,
+// max.partition.fetch.bytes 1 MiB), which made them about 25% faster than
+// 16 MiB per partition: the smaller responses stay in the CPU caches on
+// their way through the client.
+func (c *ConsumeConfig) fetchSizes(raw bool) (fetchMax, partMax int32) {
+	fetchMax, partMax = c.FetchMaxBytes, c.PartitionMaxBytes
+	if fetchMax <= 0 {
+		fetchMax = 64 << 20
+		if raw {
+			fetchMax = 50 << 20
+		}
+	}
+	if partMax <= 0 {
+		partMax = 16 << 20
+		if raw {
+			partMax = 1 << 20
+		}
+	}
+	return fetchMax, partMax
 }
 
 func (c *ConsumeConfig) validate() error {
@@ -46,12 +71,6 @@ func (c *ConsumeConfig) validate() error {
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 30 * time.Second
 	}
-	if c.FetchMaxBytes <= 0 {
-		c.FetchMaxBytes = 64 << 20
-	}
-	if c.PartitionMaxBytes <= 0 {
-		c.PartitionMaxBytes = 16 << 20
-	}
 	if c.ProgressInterval <= 0 {
 		c.ProgressInterval = time.Second
 	}
@@ -61,14 +80,15 @@ func (c *ConsumeConfig) validate() error {
 func (c *ConsumeConfig) consumerOpts(from map[int32]int64) []kgo.Opt {
 	cc := c.ClientConfig
 	cc.ClientID = "samsa-bench-consumer"
+	fetchMax, partMax := c.fetchSizes(false)
 	offsets := make(map[int32]kgo.Offset, len(from))
 	for p, o := range from {
 		offsets[p] = kgo.NewOffset().At(o)
 	}
 	return append(cc.opts(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{c.Topic: offsets}),
-		kgo.FetchMaxBytes(c.FetchMaxBytes),
-		kgo.FetchMaxPartitionBytes(c.PartitionMaxBytes),
+		kgo.FetchMaxBytes(fetchMax),
+		kgo.FetchMaxPartitionBytes(partMax),
 		kgo.FetchMaxWait(500*time.Millisecond),
 	)
 }

@@ -128,13 +128,14 @@ func (f *rawFetcher) run(ctx context.Context) error {
 		return fmt.Errorf("broker supports Fetch up to v%d; raw reads need v4+", f.version)
 	}
 
+	fetchMax, partMax := f.cfg.fetchSizes(true)
 	lastData := time.Now()
 	for len(f.next) > 0 {
 		req := kmsg.NewPtrFetchRequest()
 		req.SetVersion(f.version)
 		req.MaxWaitMillis = 500
 		req.MinBytes = 1
-		req.MaxBytes = f.cfg.FetchMaxBytes
+		req.MaxBytes = fetchMax
 		req.SessionEpoch = -1 // no fetch session: every request is full
 		rt := kmsg.NewFetchRequestTopic()
 		rt.Topic = f.cfg.Topic
@@ -143,7 +144,7 @@ func (f *rawFetcher) run(ctx context.Context) error {
 			rp := kmsg.NewFetchRequestTopicPartition()
 			rp.Partition = p
 			rp.FetchOffset = o
-			rp.PartitionMaxBytes = f.cfg.PartitionMaxBytes
+			rp.PartitionMaxBytes = partMax
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		req.Topics = append(req.Topics, rt)
@@ -197,7 +198,8 @@ func (f *rawFetcher) roundTrip(req kmsg.Request, resp kmsg.Response) error {
 	if _, err := f.conn.Write(f.buf); err != nil {
 		return err
 	}
-	body, buf, err := readResponse(f.conn, f.buf, int(f.cfg.FetchMaxBytes)+(64<<20), f.corr, req)
+	fetchMax, _ := f.cfg.fetchSizes(true)
+	body, buf, err := readResponse(f.conn, f.buf, int(fetchMax)+(64<<20), f.corr, req)
 	f.buf = buf
 	if err != nil {
 		return err
