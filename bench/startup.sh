@@ -6,8 +6,8 @@
 # For each binary it fills a fresh data directory with PARTITIONS partitions
 # and SIZE_MIB of 1 KiB records through `samsa bench produce`, flushing left
 # to the OS, and times restarts:
-#   kill-after-fill-checkpointed  SIGKILL 3 checkpoint intervals after the
-#                     fill, checkpoint every CHECKPOINT_MS; the broker never
+#   kill-after-fill-checkpointed  SIGKILL once the checkpoint (every
+#                     CHECKPOINT_MS) caught up with the fill (catch_up); the broker never
 #                     shut down cleanly, so there is no producer-state
 #                     snapshot (this data directory is then deleted)
 #   kill-after-fill   a second fill into a fresh directory with the periodic
@@ -20,12 +20,14 @@
 #                     (log.flush.offset.checkpoint.interval.ms=0), SIGKILL
 #                     right away, start
 #   kill-after-checkpoint  the same with the checkpoint every CHECKPOINT_MS,
-#                     SIGKILL 3 checkpoint intervals after the tail
+#                     SIGKILL once it caught up with the tail
 # "ready" is the wall time from spawning `samsa serve` to its "samsa started"
 # line (it then answers requests); "log load" is the broker's own figure
 # ("log loaded ... took="); "scanned" sums the "recovered log" lines
 # (brokers that do not log them show n/a). The data stays in the page cache
-# (the machine's memory is larger than the data), as after a process crash.
+# (the machine's memory is larger than the data), as after a process crash;
+# dirty pages are written out (sync) before each timed start so that the
+# kernel's writeback of the fill does not compete with it.
 #
 #   bench/startup.sh                       build this checkout and measure it
 #   BINS="before=/tmp/old/samsa after=/tmp/new/samsa" bench/startup.sh
@@ -155,6 +157,28 @@ scanned() {
 		awk '{s += $1} END {printf "%.0f MiB", s / 1048576}'
 }
 
+# catch_up S: lets the periodic checkpoint catch up with the data written:
+# writes all dirty data (a checkpoint fsyncs a partition only as fast as
+# the disk takes it, so right after a fast fill it lags behind), waits until
+# every partition's recovery point was rewritten since (one round over 1,000
+# partitions takes seconds: each round fsyncs each partition's files), then
+# S seconds more for partitions whose rewrite had started before.
+catch_up() {
+	sync
+	if [[ "$has_recovered_lines" == yes ]]; then
+		touch "$work/mark"
+		local deadline=$((SECONDS + 300))
+		until (($(find "$dir" -name recovery-point -newer "$work/mark" | wc -l) >= partitions)); do
+			if ((SECONDS > deadline)); then
+				log "the checkpoint did not catch up within 300 s"
+				break
+			fi
+			sleep 0.2
+		done
+	fi
+	sleep "$1"
+}
+
 # timed NAME BETWEEN LAST: RUNS timed starts (checkpoint off), each but the
 # last ended by BETWEEN, the last by LAST; the cell is the median run by
 # ready time. Recovery runs are repeated with SIGKILL between them: with
@@ -164,6 +188,7 @@ timed() {
 	local name=$1 between=$2 last=$3 runs=$recovery_runs results=() i
 	if [[ "$name" == clean ]]; then runs=$clean_runs; fi
 	for i in $(seq "$runs"); do
+		sync # the kernel's writeback of earlier runs must not compete with this one
 		start "$bin" "$dir" "$logs/$name-$i.log" 0
 		results+=("$ready_ms|$(loaded "$logs/$name-$i.log")|$(scanned "$logs/$name-$i.log")")
 		if ((i < runs)); then $between; else $last; fi
@@ -177,7 +202,7 @@ timed() {
 run_tail() {
 	start "$bin" "$dir" "$logs/$1-before.log" "$3"
 	produce "$2"
-	if (($4 > 0)); then sleep "$4"; fi
+	if (($4 > 0)); then catch_up "$4"; fi
 	stop_kill
 	timed "$1" stop_kill stop_term
 }
@@ -213,7 +238,7 @@ for pair in $bins; do
 
 	# kill-after-fill-checkpointed: recorded recently, never shut down.
 	fill "$checkpoint_ms"
-	sleep $((3 * checkpoint_ms / 1000 + 1))
+	catch_up $((3 * checkpoint_ms / 1000 + 1))
 	stop_kill
 	timed kill-after-fill-checkpointed stop_kill stop_kill
 	rm -rf "$dir"
@@ -236,11 +261,11 @@ done
 describe() {
 	case $1 in
 	kill-after-fill) echo "SIGKILL right after the fill (checkpoint off: all data unflushed)" ;;
-	kill-after-fill-checkpointed) echo "SIGKILL 3 checkpoints (every $checkpoint_ms ms) after the fill, no clean shutdown ever" ;;
+	kill-after-fill-checkpointed) echo "SIGKILL after the fill once the checkpoint (every $checkpoint_ms ms) caught up, no clean shutdown ever" ;;
 	clean) echo "clean shutdown" ;;
 	kill-small-tail) echo "clean start, $tail_mib MiB more, SIGKILL" ;;
 	kill-big-tail) echo "clean start, $big_tail_mib MiB more, SIGKILL at once (checkpoint off)" ;;
-	kill-after-checkpoint) echo "clean start, $big_tail_mib MiB more, SIGKILL after 3 checkpoints (every $checkpoint_ms ms)" ;;
+	kill-after-checkpoint) echo "clean start, $big_tail_mib MiB more, SIGKILL once the checkpoint (every $checkpoint_ms ms) caught up" ;;
 	esac
 }
 
