@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -26,11 +27,27 @@ records/s, MB/s (10^6 bytes of record payload) and latency percentiles; with
 --start-broker they start the broker themselves and also report its CPU
 seconds per GB moved and its peak RSS. disk and loopback measure what the
 machine can do, for comparison. Progress goes to stderr once a second; --json
-prints a machine-readable summary on stdout.`,
+prints a machine-readable summary on stdout.
+
+The load generator runs its own garbage collector less often than Go's
+default (GOGC=400 unless GOGC is set): the clients allocate per record, and
+with the default the collector took CPU the broker under test then lacked on
+small machines. A broker it starts keeps its own settings.`,
+		PersistentPreRun: func(*cobra.Command, []string) {
+			if os.Getenv("GOGC") == "" {
+				debug.SetGCPercent(loadGeneratorGCPercent)
+			}
+		},
 	}
 	cmd.AddCommand(benchProduceCmd(), benchConsumeCmd(), benchE2ECmd(), benchDiskCmd(), benchLoopbackCmd(), benchReportCmd())
 	return cmd
 }
+
+// loadGeneratorGCPercent is the load generator's GOGC. At 450k records/s
+// of 1 KiB end to end on 2 cores it cut the load generator's CPU by a fifth
+// and the p99 latency from 55-59 ms to 12-14 ms (side by side, two runs
+// each); kfake and the null broker are measured with the same setting.
+const loadGeneratorGCPercent = 400
 
 // benchCommon holds the flags every broker-facing bench command shares.
 type benchCommon struct {
