@@ -2,11 +2,8 @@ package api
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 
-	"github.com/samsa-kafka/samsa/internal/config"
 	"github.com/samsa-kafka/samsa/internal/server"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -14,18 +11,7 @@ import (
 // benchBroker opens a broker with flushing left to the OS and a topic of
 // parts partitions.
 func benchBroker(b *testing.B, parts int32) *Broker {
-	cfg, _, err := config.FromProperties(map[string]string{
-		"log.dirs":                    b.TempDir(),
-		"log.flush.interval.messages": "9223372036854775807",
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	br, err := Open(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { br.Close() })
+	br := openTestBroker(b, map[string]string{"log.flush.interval.messages": "9223372036854775807"})
 	ct := kmsg.NewPtrCreateTopicsRequest()
 	ct.SetVersion(5)
 	ct.Topics = []kmsg.CreateTopicsRequestTopic{{Topic: "bench", NumPartitions: parts, ReplicationFactor: 1}}
@@ -44,14 +30,7 @@ func BenchmarkHandleProduce(b *testing.B) {
 	const parts = 8
 	br := benchBroker(b, parts)
 	batch := smallBatch(10)
-	req := kmsg.NewPtrProduceRequest()
-	req.SetVersion(9)
-	req.Acks, req.TimeoutMillis = -1, 30_000
-	rt := kmsg.ProduceRequestTopic{Topic: "bench"}
-	for p := int32(0); p < parts; p++ {
-		rt.Partitions = append(rt.Partitions, kmsg.ProduceRequestTopicPartition{Partition: p, Records: append([]byte(nil), batch...)})
-	}
-	req.Topics = []kmsg.ProduceRequestTopic{rt}
+	req := produceRequest("bench", parts, batch)
 	rc := &server.RequestContext{APIKey: 0, APIVersion: 9}
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -71,20 +50,8 @@ func BenchmarkHandleFetch(b *testing.B) {
 	const parts = 8
 	br := benchBroker(b, parts)
 	ctx := context.Background()
-	batch := smallBatch(10)
-	pr := kmsg.NewPtrProduceRequest()
-	pr.SetVersion(9)
-	pr.Acks, pr.TimeoutMillis = -1, 30_000
-	rt := kmsg.ProduceRequestTopic{Topic: "bench"}
-	for p := int32(0); p < parts; p++ {
-		rt.Partitions = append(rt.Partitions, kmsg.ProduceRequestTopicPartition{Partition: p, Records: batch})
-	}
-	pr.Topics = []kmsg.ProduceRequestTopic{rt}
 	for i := 0; i < 100; i++ {
-		for p := range rt.Partitions {
-			rt.Partitions[p].Records = append([]byte(nil), batch...)
-		}
-		br.Handle(ctx, &server.RequestContext{APIKey: 0, APIVersion: 9}, pr)()
+		br.Handle(ctx, &server.RequestContext{APIKey: 0, APIVersion: 9}, produceRequest("bench", parts, smallBatch(10)))()
 	}
 	fr := kmsg.NewPtrFetchRequest()
 	fr.SetVersion(12)

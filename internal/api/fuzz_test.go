@@ -3,11 +3,8 @@ package api
 import (
 	"context"
 	"encoding/binary"
-	"io"
-	"log/slog"
 	"testing"
 
-	"github.com/samsa-kafka/samsa/internal/config"
 	"github.com/samsa-kafka/samsa/internal/server"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -37,16 +34,7 @@ func FuzzRequest(f *testing.F) {
 			f.Add(frame[4:])
 		}
 	}
-	dir := f.TempDir()
-	cfg, _, err := config.FromProperties(map[string]string{"log.dirs": dir, "fetch.max.bytes": "4096"})
-	if err != nil {
-		f.Fatal(err)
-	}
-	b, err := Open(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { b.Close() })
+	b := openTestBroker(f, map[string]string{"fetch.max.bytes": "4096"})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // long polls return at once
 	f.Fuzz(func(t *testing.T, frame []byte) {

@@ -2,11 +2,8 @@ package api
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 
-	"github.com/samsa-kafka/samsa/internal/config"
 	"github.com/samsa-kafka/samsa/internal/server"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -15,16 +12,8 @@ import (
 // and version in the ApiVersions table through Handle: each must produce a
 // response (the fallback for a key without a handler answers nothing).
 func TestEveryAdvertisedAPIHasAHandler(t *testing.T) {
-	cfg, _, err := config.FromProperties(map[string]string{"log.dirs": t.TempDir(),
+	b := openTestBroker(t, map[string]string{
 		"offsets.topic.num.partitions": "1", "transaction.state.log.num.partitions": "1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := Open(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // waits (long polls, joins) end at once
 	for key, vr := range supportedVersions {

@@ -4,12 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"hash/crc32"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/samsa-kafka/samsa/internal/config"
 	"github.com/samsa-kafka/samsa/internal/server"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -49,15 +46,7 @@ func smallBatch(n int) []byte {
 // partitions is answered with every partition a produce request wrote, not
 // only the first one appended.
 func TestProduceWakesFetchOnceAppended(t *testing.T) {
-	cfg, _, err := config.FromProperties(map[string]string{"log.dirs": t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := Open(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := openTestBroker(t, nil)
 	ctx := context.Background()
 	const parts = 4
 	handle := func(req kmsg.Request) server.Response {
@@ -103,15 +92,7 @@ func TestProduceWakesFetchOnceAppended(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 
-	pr := kmsg.NewPtrProduceRequest()
-	pr.SetVersion(9)
-	pr.Acks, pr.TimeoutMillis = -1, 10_000
-	pt := kmsg.ProduceRequestTopic{Topic: "w"}
-	for p := int32(0); p < parts; p++ {
-		pt.Partitions = append(pt.Partitions, kmsg.ProduceRequestTopicPartition{Partition: p, Records: smallBatch(3)})
-	}
-	pr.Topics = []kmsg.ProduceRequestTopic{pt}
-	for _, sp := range handle(pr).Msg.(*kmsg.ProduceResponse).Topics[0].Partitions {
+	for _, sp := range handle(produceRequest("w", parts, smallBatch(3))).Msg.(*kmsg.ProduceResponse).Topics[0].Partitions {
 		if sp.ErrorCode != 0 {
 			t.Fatalf("produce to partition %d: error %d", sp.Partition, sp.ErrorCode)
 		}
