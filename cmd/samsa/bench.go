@@ -356,7 +356,7 @@ func benchLoopbackCmd() *cobra.Command {
 	fs.StringVar(&lc.Dir, "dir", "", "directory for the source file (default: system temp dir)")
 	fs.Int64Var(&lc.FileBytes, "file-bytes", 64<<20, "size of the source file")
 	fs.DurationVar(&lc.Duration, "duration", 3*time.Second, "how long to send")
-	fs.IntVar(&lc.ReadBufferBytes, "read-bytes", 1<<20, "receiver's read size")
+	fs.IntVar(&lc.ReadBufferBytes, "read-bytes", 64<<10, "receiver's read size (64 KiB was the fastest on the machines tried)")
 	return cmd
 }
 

