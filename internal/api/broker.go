@@ -169,6 +169,11 @@ func (b *Broker) flushDue() {
 // flushing is left to the OS.
 func (b *Broker) checkpointRecoveryPoints() {
 	for _, p := range b.allPartitions() {
+		select {
+		case <-b.stop: // a round fsyncs every busy partition: do not hold up Close
+			return
+		default:
+		}
 		if err := p.Log().Checkpoint(); err != nil && !errors.Is(err, log.ErrClosed) {
 			b.log.Error("recovery point checkpoint failed", "topic", p.Topic, "partition", p.Index, "err", err)
 		}
