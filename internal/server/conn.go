@@ -44,27 +44,24 @@ func (c *conn) stopReading() {
 	c.nc.SetReadDeadline(time.Now())
 }
 
-// A connection runs three goroutines joined by bounded channels: the reader
-// reads and decodes frames ahead, the handler serves them one at a time in
-// order (so socket reads overlap with the previous request's disk writes),
-// and the writer writes replies in order as they complete.
+// A connection runs two goroutines joined by a bounded channel: the reader
+// reads, decodes and handles requests one at a time in arrival order, as a
+// Kafka broker does per connection (so a producer's pipelined requests are
+// appended in order), and the writer writes the replies in order as they
+// complete. Handle returns quickly: what waits (long polls, fsyncs) waits in
+// the reply, in the writer, so it does not hold up the next request.
+// Handling in the reader rather than in a goroutine of its own saves a
+// goroutine hand-off per request, which on small requests cost more (in
+// context switches) than overlapping the next read with the handling saved.
 func (c *conn) serve() {
-	requests := make(chan decoded, readAhead)
 	replies := make(chan pending, c.s.cfg.MaxInFlight)
-	handlerDone := make(chan struct{})
 	writerDone := make(chan struct{})
-	go func() {
-		defer close(handlerDone)
-		c.handleLoop(requests, replies)
-		close(replies)
-	}()
 	go func() {
 		defer close(writerDone)
 		c.writeLoop(replies)
 	}()
-	err := c.readLoop(requests)
-	close(requests)
-	<-handlerDone
+	err := c.readLoop(replies)
+	close(replies)
 	<-writerDone
 	c.nc.Close()
 	if err != nil && !c.stopping.Load() && !isClosedConn(err) {
@@ -77,9 +74,9 @@ func isClosedConn(err error) bool {
 		errors.Is(err, syscall.EPIPE)
 }
 
-// readLoop reads and decodes frames until the peer goes away, a malformed
-// frame arrives, or the server stops.
-func (c *conn) readLoop(requests chan<- decoded) error {
+// readLoop reads, decodes and handles frames until the peer goes away, a
+// malformed frame arrives, or the server stops.
+func (c *conn) readLoop(replies chan<- pending) error {
 	br := bufio.NewReaderSize(c.nc, 64<<10)
 	var sizeBuf [4]byte
 	for {
@@ -112,36 +109,16 @@ func (c *conn) readLoop(requests chan<- decoded) error {
 		}
 		p, req, rc, err := c.decode(frame)
 		if err != nil {
+			putFrame(frame)
 			return err
 		}
-		requests <- decoded{p: p, req: req, rc: rc, frame: frame}
-	}
-}
-
-// readAhead is how many decoded requests may wait for the handler: enough to
-// keep the socket busy while a produce request is written to disk, few
-// enough to bound memory (each may be up to socket.request.max.bytes).
-const readAhead = 2
-
-type decoded struct {
-	p     pending
-	req   kmsg.Request
-	rc    *RequestContext
-	frame []byte
-}
-
-// handleLoop serves requests one at a time in arrival order, as a Kafka
-// broker does per connection, so a producer's pipelined requests are
-// appended in order.
-func (c *conn) handleLoop(requests <-chan decoded, replies chan<- pending) {
-	for d := range requests {
-		reply := c.s.handler.Handle(c.s.ctx, d.rc, d.req)
-		putFrame(d.frame) // Handle keeps no reference into it (see Handler)
+		reply := c.s.handler.Handle(c.s.ctx, rc, req)
+		putFrame(frame) // Handle keeps no reference into it (see Handler)
 		if reply == nil {
 			continue
 		}
-		d.p.reply = reply
-		replies <- d.p
+		p.reply = reply
+		replies <- p
 	}
 }
 
