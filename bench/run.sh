@@ -153,6 +153,9 @@ produce_workload 05-1k-16p-acks1-os false no 1024 --partitions 16 --acks 1 --pro
 raw_produce_workload 05-1k-16p-acks1-os false 1024 --partitions 16 --acks 1 --producers 4
 produce_workload 06-1k-1p-all-fsync true no 1024 --partitions 1 --acks all --producers 1
 e2e_workload 07-e2e-1k-8p-os false 01-1k-8p-all-os 1024 --partitions 8 --acks all --producers 1
+# The same with a consumer that reads the send times from raw fetches: less
+# of the load generator's CPU on the 2 cores the broker shares.
+e2e_workload 07b-e2e-raw-1k-8p-os false 01-1k-8p-all-os 1024 --partitions 8 --acks all --producers 1 --consume-raw
 e2e_workload 08-e2e-1k-8p-fsync true 02-1k-8p-all-fsync 1024 --partitions 8 --acks all --producers 4
 if [[ $long == yes ]]; then
 	# Memory bound: 20 GiB through 100 partitions (Samsa only: kfake would

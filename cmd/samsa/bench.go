@@ -302,6 +302,7 @@ Reports p50, p99, p99.9 and max, excluding --warmup.`,
 	fs.DurationVar(&ec.Warmup, "warmup", time.Second, "leave records sent in the first this long out of the percentiles")
 	fs.StringVar(&rateFrom, "rate-from", "", "take the rate from this produce --json summary's records/s, times --rate-fraction")
 	fs.Float64Var(&rateFraction, "rate-fraction", 0.5, "with --rate-from: fraction of that rate")
+	fs.BoolVar(&ec.RawConsumer, "consume-raw", false, "measure with a consumer of plain Fetch requests that reads each send time from the value without decoding records into objects (uncompressed only; the broker's latency with less of the client's CPU)")
 	return cmd
 }
 

@@ -28,6 +28,18 @@ import (
 // For compressed batches, Bytes counts the batch's compressed size, not the
 // payload.
 func consumeRaw(ctx context.Context, cfg *ConsumeConfig, from, until map[int32]int64) (*Throughput, error) {
+	return consumeRawWith(ctx, cfg, from, until, nil)
+}
+
+// valueVisitor is called once per fetch response, when it has arrived, and
+// returns what to call with each record value in it (uncompressed batches
+// only).
+type valueVisitor func() func(value []byte)
+
+// consumeRawWith is consumeRaw that also shows every record value to visit
+// (when not nil). With until nil it reads from every partition in from
+// until ctx ends, which then is no error.
+func consumeRawWith(ctx context.Context, cfg *ConsumeConfig, from, until map[int32]int64, visit valueVisitor) (*Throughput, error) {
 	cl, err := kgo.NewClient(cfg.ClientConfig.opts()...)
 	if err != nil {
 		return nil, err
@@ -46,8 +58,8 @@ func consumeRaw(ctx context.Context, cfg *ConsumeConfig, from, until map[int32]i
 		addrs[b.NodeID] = net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
 	}
 	byLeader := map[int32]map[int32]int64{} // leader -> partition -> next offset
-	for p, end := range until {
-		if from[p] >= end {
+	for p := range from {
+		if until != nil && from[p] >= until[p] {
 			continue
 		}
 		pd, ok := t.Partitions[p]
@@ -72,8 +84,8 @@ func consumeRaw(ctx context.Context, cfg *ConsumeConfig, from, until map[int32]i
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f := rawFetcher{cfg: cfg, addr: addrs[leader], topicID: t.ID, next: next, until: until, got: &got}
-			if err := f.run(ctx); err != nil {
+			f := rawFetcher{cfg: cfg, addr: addrs[leader], topicID: t.ID, next: next, until: until, got: &got, visit: visit}
+			if err := f.run(ctx); err != nil && !(until == nil && ctx.Err() != nil) {
 				errMu.Lock()
 				errs = append(errs, fmt.Errorf("broker %d (%s): %w", leader, addrs[leader], err))
 				errMu.Unlock()
@@ -89,8 +101,9 @@ type rawFetcher struct {
 	addr    string
 	topicID [16]byte
 	next    map[int32]int64
-	until   map[int32]int64
+	until   map[int32]int64 // nil: read until ctx ends
 	got     *Counter
+	visit   valueVisitor // may be nil
 
 	conn    net.Conn
 	corr    int32
@@ -156,6 +169,10 @@ func (f *rawFetcher) run(ctx context.Context) error {
 			return fmt.Errorf("fetch: %w", err)
 		}
 		progressed := false
+		var onValue func([]byte)
+		if f.visit != nil {
+			onValue = f.visit()
+		}
 		for _, t := range resp.Topics {
 			for _, p := range t.Partitions {
 				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
@@ -165,7 +182,7 @@ func (f *rawFetcher) run(ctx context.Context) error {
 				if !ok {
 					continue
 				}
-				next, recs, bytes, err := walkBatches(p.RecordBatches, o)
+				next, recs, bytes, err := walkBatches(p.RecordBatches, o, onValue)
 				if err != nil {
 					return fmt.Errorf("fetch %s/%d at %d: %w", f.cfg.Topic, p.Partition, o, err)
 				}
@@ -174,7 +191,7 @@ func (f *rawFetcher) run(ctx context.Context) error {
 					f.got.Records.Add(recs)
 					f.got.Bytes.Add(bytes)
 				}
-				if next >= f.until[p.Partition] {
+				if f.until != nil && next >= f.until[p.Partition] {
 					delete(f.next, p.Partition)
 				} else {
 					f.next[p.Partition] = next
@@ -183,7 +200,7 @@ func (f *rawFetcher) run(ctx context.Context) error {
 		}
 		if progressed {
 			lastData = time.Now()
-		} else if time.Since(lastData) > f.cfg.IdleTimeout {
+		} else if f.until != nil && time.Since(lastData) > f.cfg.IdleTimeout {
 			return fmt.Errorf("no records for %v", f.cfg.IdleTimeout)
 		}
 	}
@@ -212,7 +229,7 @@ func (f *rawFetcher) roundTrip(req kmsg.Request, resp kmsg.Response) error {
 // record batches in b at or after offset from (a broker may return a batch
 // that starts before the fetch offset, and a partial batch at the end,
 // KIP-74), and returns the offset after the last complete batch.
-func walkBatches(b []byte, from int64) (next, records, bytes int64, err error) {
+func walkBatches(b []byte, from int64, onValue func([]byte)) (next, records, bytes int64, err error) {
 	next = from
 	for len(b) >= 61 {
 		base := int64(binary.BigEndian.Uint64(b))
@@ -246,7 +263,7 @@ func walkBatches(b []byte, from int64) (next, records, bytes int64, err error) {
 			bytes += size - 61
 			continue
 		}
-		pb, err := payloadBytes(batch[61:], n)
+		pb, err := payloadBytes(batch[61:], n, onValue)
 		if err != nil {
 			return next, records, bytes, fmt.Errorf("batch at %d: %w", base, err)
 		}
@@ -255,8 +272,9 @@ func walkBatches(b []byte, from int64) (next, records, bytes int64, err error) {
 	return next, records, bytes, nil
 }
 
-// payloadBytes adds up the key and value lengths of n uncompressed records.
-func payloadBytes(b []byte, n int64) (int64, error) {
+// payloadBytes adds up the key and value lengths of n uncompressed records,
+// showing each value to onValue when it is not nil.
+func payloadBytes(b []byte, n int64, onValue func([]byte)) (int64, error) {
 	var total int64
 	varint := func() (int64, error) {
 		v, k := binary.Varint(b)
@@ -286,13 +304,16 @@ func payloadBytes(b []byte, n int64) (int64, error) {
 		if _, err := varint(); err != nil { // offset delta
 			return 0, err
 		}
-		for range 2 { // key, then value
+		for field := range 2 { // key, then value
 			l, err := varint()
 			if err != nil {
 				return 0, err
 			}
 			if l > int64(len(b)) {
 				return 0, fmt.Errorf("field length %d of %d bytes left", l, len(b))
+			}
+			if field == 1 && onValue != nil {
+				onValue(b[:max(l, 0)])
 			}
 			if l > 0 {
 				total += l

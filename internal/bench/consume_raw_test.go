@@ -38,34 +38,34 @@ func TestWalkBatches(t *testing.T) {
 	d := rawBatch(13, 0, []byte("0123456789"))
 	all := append(append(append([]byte{}, a...), c...), d...)
 
-	next, recs, bytes, err := walkBatches(all, 10)
+	next, recs, bytes, err := walkBatches(all, 10, nil)
 	if err != nil || next != 14 || recs != 3 || bytes != 18 {
 		t.Fatalf("all: next %d records %d bytes %d err %v", next, recs, bytes, err)
 	}
 	// A fetch from 12 may still return the batch at 10: it is skipped.
-	next, recs, _, err = walkBatches(all, 12)
+	next, recs, _, err = walkBatches(all, 12, nil)
 	if err != nil || next != 14 || recs != 1 {
 		t.Fatalf("from 12: next %d records %d err %v", next, recs, err)
 	}
 	// A partial batch at the end is not counted (KIP-74).
-	next, recs, _, err = walkBatches(all[:len(all)-3], 10)
+	next, recs, _, err = walkBatches(all[:len(all)-3], 10, nil)
 	if err != nil || next != 13 || recs != 2 {
 		t.Fatalf("partial: next %d records %d err %v", next, recs, err)
 	}
 	// Compressed: the count from the header, the size of the batch body.
 	z := rawBatch(0, 4, []byte("a"), []byte("b"))
-	if next, recs, bytes, err = walkBatches(z, 0); err != nil || next != 2 || recs != 2 || bytes != int64(len(z)-61) {
+	if next, recs, bytes, err = walkBatches(z, 0, nil); err != nil || next != 2 || recs != 2 || bytes != int64(len(z)-61) {
 		t.Fatalf("compressed: next %d records %d bytes %d err %v", next, recs, bytes, err)
 	}
 	// Corruption is an error, never a panic.
 	bad := append([]byte{}, a...)
 	bad[16] = 1
-	if _, _, _, err := walkBatches(bad, 10); err == nil {
+	if _, _, _, err := walkBatches(bad, 10, nil); err == nil {
 		t.Fatal("magic 1 accepted")
 	}
 	bad = append([]byte{}, a...)
 	bad[61] = 0x7e // first record's length far beyond the batch
-	if _, _, _, err := walkBatches(bad, 10); err == nil {
+	if _, _, _, err := walkBatches(bad, 10, nil); err == nil {
 		t.Fatal("bad record length accepted")
 	}
 }
@@ -75,7 +75,7 @@ func FuzzWalkBatches(f *testing.F) {
 	f.Add(rawBatch(5, 0x20, []byte("x")), int64(3))
 	f.Add(rawBatch(7, 3, []byte("zz")), int64(7))
 	f.Fuzz(func(t *testing.T, b []byte, from int64) {
-		next, recs, bytes, err := walkBatches(b, from)
+		next, recs, bytes, err := walkBatches(b, from, nil)
 		if err == nil && (next < from || recs < 0 || bytes < 0) {
 			t.Fatalf("next %d from %d records %d bytes %d", next, from, recs, bytes)
 		}

@@ -23,6 +23,10 @@ type E2EConfig struct {
 	// DrainTimeout bounds the wait for the last records after producing
 	// ends (default 30s).
 	DrainTimeout time.Duration
+	// RawConsumer reads with plain Fetch requests (Kafka's default fetch
+	// sizes) and takes the send time from each value without decoding
+	// records into objects, instead of a kgo consumer; uncompressed only.
+	RawConsumer bool
 }
 
 // RunE2E runs an end-to-end latency workload.
@@ -52,6 +56,7 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (*Summary, error) {
 		return sum, err
 	}
 	sum.Workload = cfg.workload(parts, idem, acks, codec)
+	sum.Workload.RawConsumer = cfg.RawConsumer
 	_, end, err := partitionOffsets(ctx, cfg.ClientConfig, cfg.Topic)
 	if err != nil {
 		return sum, err
@@ -61,26 +66,36 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (*Summary, error) {
 	if err := cc.validate(); err != nil {
 		return sum, err
 	}
-	cl, err := kgo.NewClient(cc.consumerOpts(end)...)
-	if err != nil {
-		return sum, err
+	if cfg.RawConsumer && codec != "none" {
+		return sum, fmt.Errorf("the raw e2e consumer reads uncompressed batches only, not %s", codec)
 	}
-	defer cl.Close()
-	if err := cl.Ping(ctx); err != nil {
-		return sum, err
-	}
-
 	base := time.Now()
 	warmupNs := int64(cfg.Warmup)
 	rcv := &e2eReceiver{}
 	cctx, stopConsumer := context.WithCancel(ctx)
 	defer stopConsumer()
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		rcv.loop(cctx, cl, base, warmupNs)
-	}()
+	if cfg.RawConsumer {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rcv.rawLoop(cctx, &cc, end, base, warmupNs)
+		}()
+	} else {
+		cl, err := kgo.NewClient(cc.consumerOpts(end)...)
+		if err != nil {
+			return sum, err
+		}
+		defer cl.Close()
+		if err := cl.Ping(ctx); err != nil {
+			return sum, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rcv.loop(cctx, cl, base, warmupNs)
+		}()
+	}
 
 	p := &producers{cfg: &cfg.ProduceConfig, stamp: true, stampBase: base}
 	sum.Produce, err = p.run(ctx)
@@ -135,6 +150,31 @@ func (r *e2eReceiver) loop(ctx context.Context, cl *kgo.Client, base time.Time, 
 				r.hist.Record(now - sent)
 			}
 		})
+		r.mu.Unlock()
+	}
+}
+
+// rawLoop is loop with raw fetches from the offsets in from until ctx ends.
+func (r *e2eReceiver) rawLoop(ctx context.Context, cc *ConsumeConfig, from map[int32]int64, base time.Time, warmupNs int64) {
+	visit := func() func([]byte) {
+		now := int64(time.Since(base)) // once per fetch response, as loop does
+		return func(v []byte) {
+			r.mu.Lock()
+			r.received++
+			if len(v) >= 8 {
+				if sent := int64(binary.BigEndian.Uint64(v)); sent >= warmupNs {
+					r.hist.Record(now - sent)
+				}
+			}
+			r.mu.Unlock()
+		}
+	}
+	_, err := consumeRawWith(ctx, cc, from, nil, visit)
+	if err != nil {
+		r.mu.Lock()
+		if r.err == nil {
+			r.err = fmt.Errorf("raw fetch: %w", err)
+		}
 		r.mu.Unlock()
 	}
 }

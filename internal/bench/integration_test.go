@@ -166,25 +166,41 @@ func TestProduceRejectsBadConfig(t *testing.T) {
 }
 
 func TestE2ECountsEveryRecord(t *testing.T) {
-	cc := newKfake(t)
-	ctx := testContext(t)
-	// Some records already in the topic must not be counted.
-	if _, err := RunProduce(ctx, ProduceConfig{ClientConfig: cc, Topic: "e2e", RecordSize: 64, Records: 100, Partitions: 2, Producers: 1}); err != nil {
-		t.Fatal(err)
+	for _, raw := range []bool{false, true} {
+		t.Run(fmt.Sprintf("raw=%v", raw), func(t *testing.T) {
+			cc := newKfake(t)
+			ctx := testContext(t)
+			// Some records already in the topic must not be counted.
+			if _, err := RunProduce(ctx, ProduceConfig{ClientConfig: cc, Topic: "e2e", RecordSize: 64, Records: 100, Partitions: 2, Producers: 1}); err != nil {
+				t.Fatal(err)
+			}
+			sum, err := RunE2E(ctx, E2EConfig{ProduceConfig: ProduceConfig{
+				ClientConfig: cc, Topic: "e2e", RecordSize: 64, Records: 400, Partitions: 2, Producers: 2, Rate: 4000,
+			}, RawConsumer: raw})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := sum.E2E
+			if sum.Produce.Records != 400 || e.Received != 400 || e.Missing != 0 || e.Latency.Count != 400 {
+				t.Fatalf("produced %d, e2e %+v", sum.Produce.Records, e)
+			}
+			if e.Latency.P50Ms <= 0 || e.Latency.MaxMs < e.Latency.P99Ms || e.Latency.P99Ms < e.Latency.P50Ms {
+				t.Fatalf("latency %+v", e.Latency)
+			}
+			if sum.Workload.RawConsumer != raw {
+				t.Fatalf("workload says raw consumer %v", sum.Workload.RawConsumer)
+			}
+		})
 	}
-	sum, err := RunE2E(ctx, E2EConfig{ProduceConfig: ProduceConfig{
-		ClientConfig: cc, Topic: "e2e", RecordSize: 64, Records: 400, Partitions: 2, Producers: 2, Rate: 4000,
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := sum.E2E
-	if sum.Produce.Records != 400 || e.Received != 400 || e.Missing != 0 || e.Latency.Count != 400 {
-		t.Fatalf("produced %d, e2e %+v", sum.Produce.Records, e)
-	}
-	if e.Latency.P50Ms <= 0 || e.Latency.MaxMs < e.Latency.P99Ms || e.Latency.P99Ms < e.Latency.P50Ms {
-		t.Fatalf("latency %+v", e.Latency)
-	}
+	t.Run("raw refuses compression", func(t *testing.T) {
+		cc := newKfake(t)
+		_, err := RunE2E(testContext(t), E2EConfig{ProduceConfig: ProduceConfig{
+			ClientConfig: cc, Topic: "e2e", RecordSize: 64, Records: 10, Partitions: 1, Producers: 1, Rate: 1000, Compression: "lz4",
+		}, RawConsumer: true})
+		if err == nil {
+			t.Fatal("raw e2e consumer accepted lz4 batches it cannot read")
+		}
+	})
 }
 
 func TestStartBrokerMeasuresProcess(t *testing.T) {

@@ -366,6 +366,9 @@ func describeWorkload(s *Summary) string {
 	}
 	if s.Kind == "e2e" {
 		parts = append(parts, fmt.Sprintf("e2e at %s records/s", formatFigure(wl.TargetRate)))
+		if wl.RawConsumer {
+			parts = append(parts, "raw-fetch consumer")
+		}
 	}
 	return s.Label + ": " + strings.Join(parts, ", ")
 }

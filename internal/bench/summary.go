@@ -54,6 +54,9 @@ type Workload struct {
 	// records in each batch, and produce latency is per request.
 	Raw          bool `json:"raw,omitempty"`
 	BatchRecords int  `json:"batch_records,omitempty"`
+	// RawConsumer is set for e2e runs measured with raw fetches
+	// (--consume-raw) instead of a kgo consumer.
+	RawConsumer bool `json:"raw_consumer,omitempty"`
 	// Fsync is the flush policy the bench asked of a broker it started:
 	// "on" (fsync before ack), "off" (left to the OS) or "" when the broker
 	// was not started by the bench or ignores the setting.
