@@ -174,7 +174,7 @@ func (b *Broker) checkpointRecoveryPoints() {
 			return
 		default:
 		}
-		if err := p.Log().Checkpoint(); err != nil && !errors.Is(err, log.ErrClosed) {
+		if err := p.Checkpoint(); err != nil && !errors.Is(err, log.ErrClosed) {
 			b.log.Error("recovery point checkpoint failed", "topic", p.Topic, "partition", p.Index, "err", err)
 		}
 	}

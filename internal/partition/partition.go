@@ -50,6 +50,11 @@ type Partition struct {
 	log   *log.Log
 	lg    *slog.Logger
 
+	// snapMu serialises writes of the producer-state snapshot; snapAt is
+	// the offset of the last one written (guarded by snapMu).
+	snapMu sync.Mutex
+	snapAt int64
+
 	mu          sync.Mutex // serialises appends and guards producer state
 	producers   producers
 	txns        txnState
@@ -389,10 +394,57 @@ func (p *Partition) Close() error {
 		p.log.Close()
 		return err
 	}
+	p.snapMu.Lock()
 	if err := p.producers.save(p.dir, p.log.LogEndOffset(), p.txns); err != nil {
 		p.lg.Warn("could not save producer state snapshot", "err", err)
 	}
+	p.snapAt = p.log.LogEndOffset()
+	p.snapMu.Unlock()
 	return p.log.Close()
+}
+
+// Checkpoint makes the log durable to its end and records its recovery
+// point (log.Checkpoint), then saves the producer state as of that point,
+// so that after a crash both the log and the producer state are rebuilt
+// from what was appended since, not from the start of the log. It does
+// nothing when nothing was appended since the last one.
+func (p *Partition) Checkpoint() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	// Appends hold mu, so the state captured here is that of exactly the
+	// records below leo.
+	leo := p.log.LogEndOffset()
+	var data []byte
+	var err error
+	p.snapMu.Lock()
+	stale := leo <= p.snapAt
+	p.snapMu.Unlock()
+	if !stale {
+		data, err = p.producers.encode(leo, p.txns)
+	}
+	p.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := p.log.Checkpoint(); err != nil { // durable to at least leo
+		return err
+	}
+	if stale {
+		return nil
+	}
+	p.snapMu.Lock()
+	defer p.snapMu.Unlock()
+	if leo <= p.snapAt {
+		return nil // Close (or another checkpoint) saved a newer state meanwhile
+	}
+	if err := writeSnapshot(p.dir, data); err != nil {
+		return fmt.Errorf("producer state snapshot of %s-%d: %w", p.Topic, p.Index, err)
+	}
+	p.snapAt = leo
+	return nil
 }
 
 // Delete closes the partition and removes its data.

@@ -1,6 +1,7 @@
 package partition
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -564,5 +565,60 @@ func TestAppendMultiBatchIdempotentRequest(t *testing.T) {
 	}
 	if p.HighWatermark() != leo {
 		t.Errorf("request with an internal sequence gap was appended (log end %d -> %d)", leo, p.HighWatermark())
+	}
+}
+
+// Checkpoint saves the producer state with the recovery point: after a
+// crash the state is that snapshot plus the batches appended after it (the
+// marker producer exists only in the snapshot, which proves it was used),
+// and duplicates from before and after the checkpoint are still detected.
+func TestCheckpointSnapshotThenCrash(t *testing.T) {
+	dir := t.TempDir()
+	p := openPartition(t, dir, testConfig())
+	before := mustAppend(t, p, request(idem(1, 0, 0, 2)))
+	if err := p.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, snapshotFile))
+	if err != nil {
+		t.Fatalf("no snapshot after Checkpoint: %v", err)
+	}
+	var s snapshot
+	if err := json.Unmarshal(data, &s); err != nil || s.Offset != 2 || len(s.Producers) != 1 {
+		t.Fatalf("snapshot %s: %v", data, err)
+	}
+	// Doctor the snapshot: a producer only it knows shows whether
+	// recovery started from it rather than from the log's start.
+	marked := map[int64]*producerEntry{99: {Epoch: 7, Batches: []batchMeta{{0, 0, 0, 0, -1}}}}
+	for id, e := range s.Producers {
+		marked[id] = e
+	}
+	doctored, _ := json.Marshal(snapshot{Offset: s.Offset, Producers: marked, Txns: s.Txns})
+	if err := os.WriteFile(filepath.Join(dir, snapshotFile), doctored, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing new: a second checkpoint leaves the snapshot alone.
+	if err := p.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	after := mustAppend(t, p, request(idem(1, 0, 2, 2)))
+	crash(t, p)
+
+	p = openPartition(t, dir, testConfig())
+	if _, ok := p.producers[99]; !ok {
+		t.Fatalf("recovery did not start from the checkpoint's snapshot: %s", dump(p.producers))
+	}
+	for _, c := range []struct {
+		name string
+		req  []byte
+		want AppendResult
+	}{
+		{"before the checkpoint", request(idem(1, 0, 0, 2)), before},
+		{"after the checkpoint", request(idem(1, 0, 2, 2)), after},
+	} {
+		res, err := p.Append(c.req)
+		if err != nil || !res.Duplicate || res.BaseOffset != c.want.BaseOffset {
+			t.Fatalf("retry of the batch %s: %+v, %v", c.name, res, err)
+		}
 	}
 }

@@ -147,7 +147,8 @@ func (ps producers) update(h log.BatchHeader, appendTime int64) {
 }
 
 // snapshotFile holds the producer state as of an offset, written at clean
-// shutdown so that start-up does not rescan the whole log.
+// shutdown and at each checkpoint (Partition.Checkpoint) so that start-up
+// does not rescan the whole log.
 const snapshotFile = "producer-state.json"
 
 type snapshot struct {
@@ -157,10 +158,20 @@ type snapshot struct {
 }
 
 func (ps producers) save(dir string, offset int64, txns txnState) error {
-	data, err := json.Marshal(snapshot{Offset: offset, Producers: ps, Txns: &txns})
+	data, err := ps.encode(offset, txns)
 	if err != nil {
 		return err
 	}
+	return writeSnapshot(dir, data)
+}
+
+// encode renders the snapshot of the state as of offset.
+func (ps producers) encode(offset int64, txns txnState) ([]byte, error) {
+	return json.Marshal(snapshot{Offset: offset, Producers: ps, Txns: &txns})
+}
+
+// writeSnapshot replaces the snapshot file with data, durably.
+func writeSnapshot(dir string, data []byte) error {
 	tmp := filepath.Join(dir, snapshotFile+".tmp")
 	f, err := os.Create(tmp)
 	if err != nil {

@@ -321,8 +321,8 @@ func TestLoadProducersEmptyLog(t *testing.T) {
 	}
 }
 
-// writeSnapshot writes a snapshot file by hand.
-func writeSnapshot(t *testing.T, dir string, offset int64, ps producers) {
+// saveSnapshotT writes a snapshot file by hand.
+func saveSnapshotT(t *testing.T, dir string, offset int64, ps producers) {
 	t.Helper()
 	if err := ps.save(dir, offset, newTxnState()); err != nil {
 		t.Fatal(err)
@@ -338,7 +338,7 @@ func TestLoadProducersSnapshotPlusTail(t *testing.T) {
 	appendRaw(t, l, request(idem(1, 0, 0, 2))) // 0-1
 	appendRaw(t, l, request(idem(1, 0, 2, 2))) // 2-3
 	marker := &producerEntry{Epoch: 9, Batches: []batchMeta{{0, 0, 1, 1, -1}}}
-	writeSnapshot(t, dir, 2, producers{1: {Epoch: 0, Batches: []batchMeta{{0, 1, 0, 1, -1}}}, 99: marker})
+	saveSnapshotT(t, dir, 2, producers{1: {Epoch: 0, Batches: []batchMeta{{0, 1, 0, 1, -1}}}, 99: marker})
 
 	ps, _, err := loadProducers(dir, l)
 	if err != nil {
@@ -353,7 +353,7 @@ func TestLoadProducersSnapshotPlusTail(t *testing.T) {
 	}
 
 	// Snapshot exactly at the log end: nothing to scan.
-	writeSnapshot(t, dir, 4, producers{99: marker})
+	saveSnapshotT(t, dir, 4, producers{99: marker})
 	ps, _, err = loadProducers(dir, l)
 	if err != nil || !reflect.DeepEqual(ps, producers{99: marker}) {
 		t.Fatalf("snapshot at log end: %s, %v", dump(ps), err)
@@ -371,7 +371,7 @@ func TestLoadProducersUnusableSnapshot(t *testing.T) {
 	bogus := producers{99: {Epoch: 1, Batches: []batchMeta{{0, 0, 0, 0, -1}}}}
 	path := filepath.Join(dir, snapshotFile)
 
-	writeSnapshot(t, dir, 9, bogus) // beyond the log end (log truncated after it)
+	saveSnapshotT(t, dir, 9, bogus) // beyond the log end (log truncated after it)
 	if ps, _, err := loadProducers(dir, l); err != nil || !reflect.DeepEqual(ps, full) {
 		t.Fatalf("snapshot past log end: %s, %v", dump(ps), err)
 	}
@@ -393,7 +393,7 @@ func TestLoadProducersUnusableSnapshot(t *testing.T) {
 	if err := l.SetLogStartOffset(4); err != nil {
 		t.Fatal(err)
 	}
-	writeSnapshot(t, dir, 2, bogus)
+	saveSnapshotT(t, dir, 2, bogus)
 	want := producers{1: {Epoch: 0, Batches: []batchMeta{{4, 5, 4, 5, -1}, {6, 7, 6, 7, -1}}}}
 	if ps, _, err := loadProducers(dir, l); err != nil || !reflect.DeepEqual(ps, want) {
 		t.Fatalf("snapshot below log start: %s, %v", dump(ps), err)
