@@ -1,10 +1,12 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"strconv"
 	"sync"
@@ -31,15 +33,19 @@ func consumeRaw(ctx context.Context, cfg *ConsumeConfig, from, until map[int32]i
 	return consumeRawWith(ctx, cfg, from, until, nil)
 }
 
-// valueVisitor is called once per fetch response, when it has arrived, and
-// returns what to call with each record value in it (uncompressed batches
-// only).
-type valueVisitor func() func(value []byte)
+// valueVisitor sees the record values of uncompressed batches: value for
+// each, as a fetch response is read, and end once the response has been
+// read whole (the time the records were received).
+type valueVisitor interface {
+	value(v []byte)
+	end()
+}
 
-// consumeRawWith is consumeRaw that also shows every record value to visit
-// (when not nil). With until nil it reads from every partition in from
+// consumeRawWith is consumeRaw that also shows every record value to a visitor
+// made by newVisitor for each connection (when not nil). With until nil it
+// reads from every partition in from
 // until ctx ends, which then is no error.
-func consumeRawWith(ctx context.Context, cfg *ConsumeConfig, from, until map[int32]int64, visit valueVisitor) (*Throughput, error) {
+func consumeRawWith(ctx context.Context, cfg *ConsumeConfig, from, until map[int32]int64, newVisitor func() valueVisitor) (*Throughput, error) {
 	cl, err := kgo.NewClient(cfg.ClientConfig.opts()...)
 	if err != nil {
 		return nil, err
@@ -84,7 +90,10 @@ func consumeRawWith(ctx context.Context, cfg *ConsumeConfig, from, until map[int
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f := rawFetcher{cfg: cfg, addr: addrs[leader], topicID: t.ID, next: next, until: until, got: &got, visit: visit}
+			f := rawFetcher{cfg: cfg, addr: addrs[leader], topicID: t.ID, next: next, until: until, got: &got}
+			if newVisitor != nil {
+				f.visit = newVisitor() // one per connection: they run in parallel
+			}
 			if err := f.run(ctx); err != nil && !(until == nil && ctx.Err() != nil) {
 				errMu.Lock()
 				errs = append(errs, fmt.Errorf("broker %d (%s): %w", leader, addrs[leader], err))
@@ -106,6 +115,7 @@ type rawFetcher struct {
 	visit   valueVisitor // may be nil
 
 	conn    net.Conn
+	br      *bufio.Reader // fetch responses are read through it
 	corr    int32
 	buf     []byte // request, then response; reused
 	version int16  // Fetch version
@@ -161,42 +171,36 @@ func (f *rawFetcher) run(ctx context.Context) error {
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		req.Topics = append(req.Topics, rt)
-		resp := kmsg.NewPtrFetchResponse()
-		if err := f.roundTrip(req, resp); err != nil {
-			return fmt.Errorf("fetch: %w", err)
-		}
-		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
-			return fmt.Errorf("fetch: %w", err)
-		}
 		progressed := false
 		var onValue func([]byte)
 		if f.visit != nil {
-			onValue = f.visit()
+			onValue = f.visit.value
 		}
-		for _, t := range resp.Topics {
-			for _, p := range t.Partitions {
-				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-					return fmt.Errorf("fetch %s/%d: %w", f.cfg.Topic, p.Partition, err)
-				}
-				o, ok := f.next[p.Partition]
-				if !ok {
-					continue
-				}
-				next, recs, bytes, err := walkBatches(p.RecordBatches, o, onValue)
-				if err != nil {
-					return fmt.Errorf("fetch %s/%d at %d: %w", f.cfg.Topic, p.Partition, o, err)
-				}
-				if next > o {
-					progressed = true
-					f.got.Records.Add(recs)
-					f.got.Bytes.Add(bytes)
-				}
-				if f.until != nil && next >= f.until[p.Partition] {
-					delete(f.next, p.Partition)
-				} else {
-					f.next[p.Partition] = next
-				}
+		err := f.fetchStreamed(req, onValue, func(w partitionWalk) error {
+			if err := kerr.ErrorForCode(w.errorCode); err != nil {
+				return fmt.Errorf("fetch %s/%d: %w", f.cfg.Topic, w.partition, err)
 			}
+			o, ok := f.next[w.partition]
+			if !ok {
+				return nil
+			}
+			if w.next > o {
+				progressed = true
+				f.got.Records.Add(w.records)
+				f.got.Bytes.Add(w.payload)
+			}
+			if f.until != nil && w.next >= f.until[w.partition] {
+				delete(f.next, w.partition)
+			} else {
+				f.next[w.partition] = w.next
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("fetch: %w", err)
+		}
+		if f.visit != nil {
+			f.visit.end()
 		}
 		if progressed {
 			lastData = time.Now()
@@ -205,6 +209,42 @@ func (f *rawFetcher) run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// fetchStreamed sends a Fetch request and walks its response as it is read
+// (see readFetchStream), calling done for every partition in it.
+func (f *rawFetcher) fetchStreamed(req *kmsg.FetchRequest, onValue func([]byte), done func(partitionWalk) error) error {
+	f.corr++
+	f.buf = appendRequest(f.buf[:0], req, f.corr, "samsa-bench-raw-consumer")
+	if _, err := f.conn.Write(f.buf); err != nil {
+		return err
+	}
+	if f.br == nil {
+		f.br = bufio.NewReaderSize(f.conn, streamBufferBytes)
+	}
+	fetchMax, _ := f.cfg.fetchSizes(true)
+	r := &frameReader{br: f.br, left: 4, tmp: f.buf}
+	size := int(r.int32())
+	if r.err != nil {
+		return r.err
+	}
+	if size < 4 || size > int(fetchMax)+(64<<20) {
+		return fmt.Errorf("response size %d", size)
+	}
+	r.left = size
+	if corr := r.int32(); r.err == nil && corr != f.corr {
+		return fmt.Errorf("correlation ID %d, want %d", corr, f.corr)
+	}
+	r.skipTags(req.IsFlexible()) // response header v1
+	from := func(p int32) int64 {
+		if o, ok := f.next[p]; ok {
+			return o
+		}
+		return math.MaxInt64 // not asked for: walk nothing
+	}
+	err := readFetchStream(r, req.GetVersion(), from, onValue, done)
+	f.buf = r.tmp[:0]
+	return err
 }
 
 // roundTrip sends req and reads its response into resp (whose slices then
@@ -276,6 +316,31 @@ func walkBatches(b []byte, from int64, onValue func([]byte)) (next, records, byt
 // showing each value to onValue when it is not nil.
 func payloadBytes(b []byte, n int64, onValue func([]byte)) (int64, error) {
 	var total int64
+	for i := int64(0); i < n; i++ {
+		length, k := binary.Varint(b)
+		if k <= 0 {
+			return 0, errors.New("bad varint in record")
+		}
+		b = b[k:]
+		if length < 0 || length > int64(len(b)) {
+			return 0, fmt.Errorf("record length %d of %d bytes left", length, len(b))
+		}
+		pb, value, err := recordPayload(b[:length])
+		if err != nil {
+			return 0, err
+		}
+		if onValue != nil {
+			onValue(value)
+		}
+		total += pb
+		b = b[length:]
+	}
+	return total, nil
+}
+
+// recordPayload parses one record (after its length prefix) and returns
+// its key plus value length and its value.
+func recordPayload(b []byte) (int64, []byte, error) {
 	varint := func() (int64, error) {
 		v, k := binary.Varint(b)
 		if k <= 0 {
@@ -284,43 +349,33 @@ func payloadBytes(b []byte, n int64, onValue func([]byte)) (int64, error) {
 		b = b[k:]
 		return v, nil
 	}
-	for i := int64(0); i < n; i++ {
-		length, err := varint()
-		if err != nil {
-			return 0, err
-		}
-		if length < 0 || length > int64(len(b)) {
-			return 0, fmt.Errorf("record length %d of %d bytes left", length, len(b))
-		}
-		rest := b[length:]
-		b = b[:length]
-		if len(b) < 1 {
-			return 0, errors.New("empty record")
-		}
-		b = b[1:]                           // attributes
-		if _, err := varint(); err != nil { // timestamp delta
-			return 0, err
-		}
-		if _, err := varint(); err != nil { // offset delta
-			return 0, err
-		}
-		for field := range 2 { // key, then value
-			l, err := varint()
-			if err != nil {
-				return 0, err
-			}
-			if l > int64(len(b)) {
-				return 0, fmt.Errorf("field length %d of %d bytes left", l, len(b))
-			}
-			if field == 1 && onValue != nil {
-				onValue(b[:max(l, 0)])
-			}
-			if l > 0 {
-				total += l
-				b = b[l:]
-			}
-		}
-		b = rest
+	if len(b) < 1 {
+		return 0, nil, errors.New("empty record")
 	}
-	return total, nil
+	b = b[1:]                           // attributes
+	if _, err := varint(); err != nil { // timestamp delta
+		return 0, nil, err
+	}
+	if _, err := varint(); err != nil { // offset delta
+		return 0, nil, err
+	}
+	var total int64
+	var value []byte
+	for field := range 2 { // key, then value
+		l, err := varint()
+		if err != nil {
+			return 0, nil, err
+		}
+		if l > int64(len(b)) {
+			return 0, nil, fmt.Errorf("field length %d of %d bytes left", l, len(b))
+		}
+		if field == 1 {
+			value = b[:max(l, 0)]
+		}
+		if l > 0 {
+			total += l
+			b = b[l:]
+		}
+	}
+	return total, value, nil
 }

@@ -154,22 +154,42 @@ func (r *e2eReceiver) loop(ctx context.Context, cl *kgo.Client, base time.Time, 
 	}
 }
 
-// rawLoop is loop with raw fetches from the offsets in from until ctx ends.
-func (r *e2eReceiver) rawLoop(ctx context.Context, cc *ConsumeConfig, from map[int32]int64, base time.Time, warmupNs int64) {
-	visit := func() func([]byte) {
-		now := int64(time.Since(base)) // once per fetch response, as loop does
-		return func(v []byte) {
-			r.mu.Lock()
-			r.received++
-			if len(v) >= 8 {
-				if sent := int64(binary.BigEndian.Uint64(v)); sent >= warmupNs {
-					r.hist.Record(now - sent)
-				}
-			}
-			r.mu.Unlock()
+// e2eRawVisitor collects the send times of a response's records and
+// measures them when the response has been read whole, as loop does once
+// PollFetches returns. One per fetching connection (one per partition
+// leader).
+type e2eRawVisitor struct {
+	r        *e2eReceiver
+	base     time.Time
+	warmupNs int64
+	sent     []int64
+	n        int64
+}
+
+func (v *e2eRawVisitor) value(b []byte) {
+	v.n++
+	if len(b) >= 8 {
+		if sent := int64(binary.BigEndian.Uint64(b)); sent >= v.warmupNs {
+			v.sent = append(v.sent, sent)
 		}
 	}
-	_, err := consumeRawWith(ctx, cc, from, nil, visit)
+}
+
+func (v *e2eRawVisitor) end() {
+	now := int64(time.Since(v.base))
+	v.r.mu.Lock()
+	v.r.received += v.n
+	for _, s := range v.sent {
+		v.r.hist.Record(now - s)
+	}
+	v.r.mu.Unlock()
+	v.sent, v.n = v.sent[:0], 0
+}
+
+// rawLoop is loop with raw fetches from the offsets in from until ctx ends.
+func (r *e2eReceiver) rawLoop(ctx context.Context, cc *ConsumeConfig, from map[int32]int64, base time.Time, warmupNs int64) {
+	newVisitor := func() valueVisitor { return &e2eRawVisitor{r: r, base: base, warmupNs: warmupNs} }
+	_, err := consumeRawWith(ctx, cc, from, nil, newVisitor)
 	if err != nil {
 		r.mu.Lock()
 		if r.err == nil {
