@@ -2,6 +2,8 @@ package bench
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -80,4 +82,78 @@ func FuzzWalkBatches(f *testing.F) {
 			t.Fatalf("next %d from %d records %d bytes %d", next, from, recs, bytes)
 		}
 	})
+}
+
+// walkBatches is the reference for the streamed walk (readFetchStream):
+// it counts the records and payload bytes of the complete v2
+// record batches in b at or after offset from (a broker may return a batch
+// that starts before the fetch offset, and a partial batch at the end,
+// KIP-74), and returns the offset after the last complete batch.
+func walkBatches(b []byte, from int64, onValue func([]byte)) (next, records, bytes int64, err error) {
+	next = from
+	for len(b) >= 61 {
+		base := int64(binary.BigEndian.Uint64(b))
+		size := int64(int32(binary.BigEndian.Uint32(b[8:]))) + 12
+		if size < 61 {
+			return next, records, bytes, fmt.Errorf("batch at %d: length %d", base, size-12)
+		}
+		if size > int64(len(b)) {
+			break // partial batch at the end
+		}
+		batch := b[:size]
+		b = b[size:]
+		if batch[16] != 2 {
+			return next, records, bytes, fmt.Errorf("batch at %d: magic %d, want 2", base, batch[16])
+		}
+		attrs := binary.BigEndian.Uint16(batch[21:])
+		last := base + int64(int32(binary.BigEndian.Uint32(batch[23:])))
+		if last < next {
+			continue // already seen
+		}
+		next = last + 1
+		if attrs&0x20 != 0 {
+			continue // control batch (transaction marker): no data
+		}
+		n := int64(int32(binary.BigEndian.Uint32(batch[57:])))
+		if n < 0 {
+			return next, records, bytes, fmt.Errorf("batch at %d: %d records", base, n)
+		}
+		records += n
+		if attrs&0x07 != 0 { // compressed: count the compressed size
+			bytes += size - 61
+			continue
+		}
+		pb, err := payloadBytes(batch[61:], n, onValue)
+		if err != nil {
+			return next, records, bytes, fmt.Errorf("batch at %d: %w", base, err)
+		}
+		bytes += pb
+	}
+	return next, records, bytes, nil
+}
+
+// payloadBytes adds up the key and value lengths of n uncompressed records,
+// showing each value to onValue when it is not nil.
+func payloadBytes(b []byte, n int64, onValue func([]byte)) (int64, error) {
+	var total int64
+	for i := int64(0); i < n; i++ {
+		length, k := binary.Varint(b)
+		if k <= 0 {
+			return 0, errors.New("bad varint in record")
+		}
+		b = b[k:]
+		if length < 0 || length > int64(len(b)) {
+			return 0, fmt.Errorf("record length %d of %d bytes left", length, len(b))
+		}
+		pb, value, err := recordPayload(b[:length])
+		if err != nil {
+			return 0, err
+		}
+		if onValue != nil {
+			onValue(value)
+		}
+		total += pb
+		b = b[length:]
+	}
+	return total, nil
 }
