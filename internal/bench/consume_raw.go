@@ -22,8 +22,9 @@ import (
 // in until with plain Fetch requests, on one connection of our own per
 // partition leader, and counts records from the record batch headers without
 // decompressing or decoding them into records; for uncompressed batches it
-// walks the records' length fields to count payload bytes. Responses are read
-// into one reused buffer. It is the consumer-side analogue of the null
+// walks the records' length fields to count payload bytes. Responses are
+// walked as they are read, through a 64 KiB buffer (fetch_stream.go). It is
+// the consumer-side analogue of the null
 // broker: what a connection can pull from the broker when the client does
 // almost nothing with the data, as the loopback test's receiver does.
 //

@@ -223,7 +223,7 @@ func readFetchStream(r *frameReader, v int16, from func(partition int32) int64, 
 	return r.err
 }
 
-// walkStream is walkBatches over size bytes of r: it counts the records and
+// walkStream walks the record batches in the next size bytes of r: it counts the records and
 // payload of the complete batches at or after w.next and moves w.next past
 // them; a partial batch at the end is skipped.
 func walkStream(r *frameReader, size int, w *partitionWalk, valueFn func([]byte)) error {
