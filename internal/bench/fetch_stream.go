@@ -115,17 +115,8 @@ func (r *frameReader) uvarint() uint64 {
 
 // varint reads a zig-zag varint.
 func (r *frameReader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	peek, _ := r.br.Peek(min(binary.MaxVarintLen64, r.left))
-	v, k := binary.Varint(peek)
-	if k <= 0 {
-		r.fail(errors.New("bad varint in the response"))
-		return 0
-	}
-	r.skip(k)
-	return v
+	u := r.uvarint()
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 // arrayLen reads an array length: compact (uvarint n+1) when flexible;
