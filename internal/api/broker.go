@@ -345,9 +345,9 @@ func (b *Broker) Handle(ctx context.Context, rc *server.RequestContext, req kmsg
 	case *kmsg.MetadataRequest:
 		return now(b.handleMetadata(r))
 	case *kmsg.ProduceRequest:
-		return b.handleProduce(r)
+		return b.handleProduce(rc, r)
 	case *kmsg.FetchRequest:
-		return b.handleFetch(ctx, r)
+		return b.handleFetch(ctx, rc, r)
 	case *kmsg.ListOffsetsRequest:
 		return now(b.handleListOffsets(r))
 	case *kmsg.CreateTopicsRequest:

@@ -26,7 +26,7 @@ type partResult struct {
 // MinBytes, wait (up to MaxWaitMillis) for appends to any of the partitions
 // and read again. The wait happens in the returned Reply, so it does not
 // hold up the reading of the connection's next request.
-func (b *Broker) handleFetch(ctx context.Context, req *kmsg.FetchRequest) server.Reply {
+func (b *Broker) handleFetch(ctx context.Context, rc *server.RequestContext, req *kmsg.FetchRequest) server.Reply {
 	start := time.Now()
 	plan, code := b.sessions.plan(req, start)
 	if code != 0 {
@@ -43,7 +43,7 @@ func (b *Broker) handleFetch(ctx context.Context, req *kmsg.FetchRequest) server
 	got := f.read()
 	deadline := start.Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
 	if got >= int(req.MinBytes) || f.failed || !time.Now().Before(deadline) {
-		return f.reply
+		return rc.Ready(f.reply())
 	}
 	// Register, then read again: an append between the first read and the
 	// registration would otherwise go unnoticed until the next one (or
@@ -60,7 +60,7 @@ func (b *Broker) handleFetch(ctx context.Context, req *kmsg.FetchRequest) server
 	}
 	if f.read() >= int(req.MinBytes) || f.failed {
 		unregister()
-		return f.reply
+		return rc.Ready(f.reply())
 	}
 	return func() server.Response {
 		defer unregister()

@@ -17,7 +17,7 @@ import (
 // durable as the flush policy promises. The partitions of one large request
 // are appended in parallel: they are independent, and their pwrites then
 // use every core.
-func (b *Broker) handleProduce(req *kmsg.ProduceRequest) server.Reply {
+func (b *Broker) handleProduce(rc *server.RequestContext, req *kmsg.ProduceRequest) server.Reply {
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	validAcks := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
 	type job struct {
@@ -87,6 +87,7 @@ func (b *Broker) handleProduce(req *kmsg.ProduceRequest) server.Reply {
 			j.part.Wake()
 		}
 	}
+	waits := 0 // partitions whose response waits for an fsync
 	var (
 		durable sync.WaitGroup
 		mu      sync.Mutex
@@ -100,6 +101,7 @@ func (b *Broker) handleProduce(req *kmsg.ProduceRequest) server.Reply {
 		}
 		sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = j.res.BaseOffset, j.res.LogAppendTime, j.res.LogStartOffset
 		if j.res.Durable != nil {
+			waits++
 			durable.Add(1)
 			go func() { // fsyncs of different partitions overlap
 				defer durable.Done()
@@ -115,6 +117,9 @@ func (b *Broker) handleProduce(req *kmsg.ProduceRequest) server.Reply {
 	}
 	if req.Acks == 0 {
 		return nil // no response; the flushes run on their own
+	}
+	if waits == 0 {
+		return rc.Ready(server.Response{Msg: resp}) // nothing to fsync first
 	}
 	return func() server.Response {
 		durable.Wait()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -24,6 +25,14 @@ type conn struct {
 	nc       net.Conn
 	id       uint64
 	stopping atomic.Bool
+
+	// Replies are written by the writer goroutine, or by the reader for a
+	// Ready reply when queued is zero: every reply handed to the writer
+	// before it has been written then, so the order holds. Only the
+	// reader adds to queued; the writer subtracts after writing.
+	wmu    sync.Mutex // one writer on the socket at a time
+	queued atomic.Int32
+	wbuf   []byte // the reader's write buffer
 }
 
 type pending struct {
@@ -118,8 +127,31 @@ func (c *conn) readLoop(replies chan<- pending) error {
 			continue
 		}
 		p.reply = reply
+		if rc.ready && c.queued.Load() == 0 {
+			if err := c.writeReply(&c.wbuf, p); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+			continue
+		}
+		c.queued.Add(1)
 		replies <- p
 	}
+}
+
+// writeReply writes p's response under wmu, reusing *buf, and releases it.
+func (c *conn) writeReply(buf *[]byte, p pending) error {
+	resp := p.reply()
+	c.wmu.Lock()
+	var err error
+	*buf, err = c.write((*buf)[:0], p, resp)
+	c.wmu.Unlock()
+	if cap(*buf) > 1<<20 {
+		*buf = nil // don't pin a huge buffer for the life of the connection
+	}
+	if resp.Release != nil {
+		resp.Release()
+	}
+	return err
 }
 
 // decode parses the request header and body of one frame.
@@ -211,23 +243,21 @@ func (c *conn) writeLoop(replies <-chan pending) {
 	var buf []byte
 	failed := false
 	for p := range replies {
-		resp := p.reply()
-		if !failed {
-			var err error
-			buf, err = c.write(buf[:0], p, resp)
-			if err != nil {
-				failed = true
-				if !isClosedConn(err) {
-					c.s.log.Info("write failed; closing connection", "conn", c.id, "err", err)
-				}
-				c.nc.Close() // unblocks the reader
+		if failed {
+			if resp := p.reply(); resp.Release != nil {
+				resp.Release()
 			}
-			if cap(buf) > 1<<20 {
-				buf = nil // don't pin a huge buffer for the life of the connection
-			}
+			c.queued.Add(-1)
+			continue
 		}
-		if resp.Release != nil {
-			resp.Release()
+		err := c.writeReply(&buf, p)
+		c.queued.Add(-1) // after the write: the reader may write the next one itself
+		if err != nil {
+			failed = true
+			if !isClosedConn(err) {
+				c.s.log.Info("write failed; closing connection", "conn", c.id, "err", err)
+			}
+			c.nc.Close() // unblocks the reader
 		}
 	}
 }

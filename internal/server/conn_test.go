@@ -632,3 +632,31 @@ func TestShutdownBusyConnectionStopsReading(t *testing.T) {
 		}
 	}
 }
+
+// Ready replies with nothing queued before them are written by the reader
+// itself; mixed with replies the writer holds, every response still comes
+// in request order.
+func TestReadyRepliesInOrder(t *testing.T) {
+	h := newHandler()
+	_, addr := start(t, Config{}, h)
+	c := dial(t, addr)
+	for i := int32(0); i < 3; i++ { // one at a time: each goes out inline
+		c.write(frame(fmt.Sprintf("fast-%d", i), metadataReq(12), i))
+		if got := c.recvMetadata(12, i); got != fmt.Sprintf("fast-%d", i) {
+			t.Fatalf("response %d is for %q", i, got)
+		}
+	}
+	ids := []string{"fast-a", "plain", "fast-b", "slow-c", "fast-d", "fast-e"}
+	var pipelined []byte
+	for i, id := range ids {
+		pipelined = append(pipelined, frame(id, metadataReq(12), int32(10+i))...)
+	}
+	c.write(pipelined)
+	h.waitHandled(t, 3+len(ids))
+	h.release("c")
+	for i, id := range ids {
+		if got := c.recvMetadata(12, int32(10+i)); got != id {
+			t.Fatalf("response %d is for %q, want %q", i, got, id)
+		}
+	}
+}

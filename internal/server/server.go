@@ -25,6 +25,18 @@ type RequestContext struct {
 	APIKey        int16
 	APIVersion    int16 // as sent by the client (may be unsupported for ApiVersions)
 	CorrelationID int32
+
+	ready bool // Handle answered with Ready
+}
+
+// Ready returns a Reply for a response that is complete when Handle
+// returns. The server may then write it from the connection's reading
+// goroutine, sparing the hand-off to its writer (a goroutine wake-up and,
+// on a busy machine, a context switch per request), when no earlier reply
+// is still waiting to be written.
+func (rc *RequestContext) Ready(resp Response) Reply {
+	rc.ready = true
+	return func() Response { return resp }
 }
 
 // Part is one piece of a pre-encoded response body: bytes, or a file range
