@@ -80,16 +80,9 @@ func (b *Broker) handleProduce(rc *server.RequestContext, req *kmsg.ProduceReque
 			run(j)
 		}
 	}
-	// Wake waiting fetches only now: one woken by the first partition
-	// finds every partition of the request appended.
-	for _, j := range jobs {
-		if j.err == nil && !j.res.Duplicate {
-			j.part.Wake()
-		}
-	}
-	waits := 0 // partitions whose response waits for an fsync
 	var (
 		durable sync.WaitGroup
+		waits   bool // some partition's response waits for an fsync
 		mu      sync.Mutex
 		failed  []*job
 	)
@@ -100,8 +93,13 @@ func (b *Broker) handleProduce(rc *server.RequestContext, req *kmsg.ProduceReque
 			continue
 		}
 		sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = j.res.BaseOffset, j.res.LogAppendTime, j.res.LogStartOffset
+		if !j.res.Duplicate {
+			// Woken only now: a fetch woken by the first partition of the
+			// request finds every partition appended.
+			j.part.Wake()
+		}
 		if j.res.Durable != nil {
-			waits++
+			waits = true
 			durable.Add(1)
 			go func() { // fsyncs of different partitions overlap
 				defer durable.Done()
@@ -118,7 +116,7 @@ func (b *Broker) handleProduce(rc *server.RequestContext, req *kmsg.ProduceReque
 	if req.Acks == 0 {
 		return nil // no response; the flushes run on their own
 	}
-	if waits == 0 {
+	if !waits {
 		return rc.Ready(server.Response{Msg: resp}) // nothing to fsync first
 	}
 	return func() server.Response {

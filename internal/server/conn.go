@@ -32,7 +32,6 @@ type conn struct {
 	// reader adds to queued; the writer subtracts after writing.
 	wmu    sync.Mutex // one writer on the socket at a time
 	queued atomic.Int32
-	wbuf   []byte // the reader's write buffer
 }
 
 type pending struct {
@@ -58,7 +57,9 @@ func (c *conn) stopReading() {
 // Kafka broker does per connection (so a producer's pipelined requests are
 // appended in order), and the writer writes the replies in order as they
 // complete. Handle returns quickly: what waits (long polls, fsyncs) waits in
-// the reply, in the writer, so it does not hold up the next request.
+// the reply, in the writer, so it does not hold up the next request; a reply
+// that is complete at once (RequestContext.Ready) is written by the reader
+// itself when the writer has nothing queued.
 // Handling in the reader rather than in a goroutine of its own saves a
 // goroutine hand-off per request, which on small requests cost more (in
 // context switches) than overlapping the next read with the handling saved.
@@ -88,6 +89,7 @@ func isClosedConn(err error) bool {
 func (c *conn) readLoop(replies chan<- pending) error {
 	br := bufio.NewReaderSize(c.nc, 64<<10)
 	var sizeBuf [4]byte
+	var wbuf []byte // for the replies written here (Ready ones)
 	for {
 		if c.s.cfg.IdleTimeout > 0 {
 			c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
@@ -128,7 +130,7 @@ func (c *conn) readLoop(replies chan<- pending) error {
 		}
 		p.reply = reply
 		if rc.ready && c.queued.Load() == 0 {
-			if err := c.writeReply(&c.wbuf, p); err != nil {
+			if err := c.writeReply(&wbuf, p); err != nil {
 				return fmt.Errorf("write: %w", err)
 			}
 			continue
