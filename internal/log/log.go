@@ -369,7 +369,14 @@ func (l *Log) flusher() {
 // covered returns at once, and one that waited for the sync lock usually
 // finds its data covered by the fsync it waited for. Appends continue while
 // an fsync runs.
-func (l *Log) Sync() error {
+func (l *Log) Sync() error { return l.syncTo(false) }
+
+// syncTo makes everything appended before the call durable, and with record
+// also records it as the recovery point. It returns at once when the synced
+// (with record: the recorded) offset already covers the log end offset,
+// also after Close, which synced and recorded everything; otherwise ErrClosed
+// if Close failed to sync.
+func (l *Log) syncTo(record bool) error {
 	l.mu.RLock()
 	target := l.leo
 	l.mu.RUnlock()
@@ -378,10 +385,14 @@ func (l *Log) Sync() error {
 	if l.syncErr != nil {
 		return l.syncErr
 	}
-	if l.syncedTo >= target {
-		return nil // also after Close, which synced everything
+	covered := l.syncedTo
+	if record {
+		covered = l.recorded.offset
 	}
-	return l.flushLocked(false) // ErrClosed if Close failed to sync
+	if covered >= target {
+		return nil
+	}
+	return l.flush(false, record)
 }
 
 // flushLocked fsyncs every segment that may hold unsynced data, and the

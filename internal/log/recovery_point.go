@@ -161,20 +161,7 @@ func (l *Log) activeRecoveryPoint(s *segment) recoveryPoint {
 // offset. The broker calls it every log.flush.offset.checkpoint.interval.ms
 // so that what recovery after a crash must scan stays bounded in time even
 // when flushing is left to the OS.
-func (l *Log) Checkpoint() error {
-	l.mu.RLock()
-	target := l.leo
-	l.mu.RUnlock()
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
-	if l.syncErr != nil {
-		return l.syncErr
-	}
-	if l.recorded.offset >= target {
-		return nil // also after Close, which recorded everything
-	}
-	return l.flush(false, true)
-}
+func (l *Log) Checkpoint() error { return l.syncTo(true) }
 
 // trustedPrefix checks that rp describes the first rp.position bytes of s,
 // the segment holding the recovery point, and returns the state recovery
