@@ -107,9 +107,15 @@ func newAdminClient(ctx context.Context, cf *clientFlags) (*kadm.Client, error) 
 	if err != nil {
 		return nil, err
 	}
+	return adminOn(cl, cf), nil
+}
+
+// adminOn wraps cl for admin requests, with the admin request timeout taken
+// from --timeout.
+func adminOn(cl *kgo.Client, cf *clientFlags) *kadm.Client {
 	adm := kadm.NewClient(cl)
 	adm.SetTimeoutMillis(int32(min(cf.timeout, time.Hour).Milliseconds()))
-	return adm, nil
+	return adm
 }
 
 // clientCommandContext returns the command's context, cancelled on SIGINT or
@@ -143,12 +149,21 @@ func clientRecordCount(n int64) string {
 // runWithAdmin runs fn with the command's context (cancelled on SIGINT or
 // SIGTERM) and an admin client for the broker, closed afterwards.
 func runWithAdmin(cmd *cobra.Command, cf *clientFlags, fn func(ctx context.Context, adm *kadm.Client) error) error {
+	return runWithClients(cmd, cf, func(ctx context.Context, _ *kgo.Client, adm *kadm.Client) error {
+		return fn(ctx, adm)
+	})
+}
+
+// runWithClients is runWithAdmin that also hands fn the client under the
+// admin client, for raw requests kadm does not make (such as DescribeConfigs
+// with documentation).
+func runWithClients(cmd *cobra.Command, cf *clientFlags, fn func(ctx context.Context, cl *kgo.Client, adm *kadm.Client) error) error {
 	ctx, cancel := clientCommandContext(cmd)
 	defer cancel()
-	adm, err := newAdminClient(ctx, cf)
+	cl, err := newKafkaClient(ctx, cf)
 	if err != nil {
 		return err
 	}
-	defer adm.Close()
-	return fn(ctx, adm)
+	defer cl.Close()
+	return fn(ctx, cl, adminOn(cl, cf))
 }

@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -138,25 +137,6 @@ func sameAddr(a, b string) bool {
 	return ap == bp && strings.EqualFold(ah, bh)
 }
 
-// configsClient is a franz-go client and kadm on top of it: describe needs
-// the raw request, because kadm does not ask for documentation.
-type configsClient struct {
-	cl  *kgo.Client
-	adm *kadm.Client
-}
-
-func newConfigsClient(ctx context.Context, cf *clientFlags) (*configsClient, error) {
-	cl, err := newKafkaClient(ctx, cf)
-	if err != nil {
-		return nil, err
-	}
-	adm := kadm.NewClient(cl)
-	adm.SetTimeoutMillis(int32(min(cf.timeout, time.Hour).Milliseconds()))
-	return &configsClient{cl: cl, adm: adm}, nil
-}
-
-func (c *configsClient) Close() { c.cl.Close() }
-
 // configsView selects what `configs describe` prints.
 type configsView struct {
 	all, synonyms, docs bool
@@ -184,30 +164,24 @@ func newConfigsDescribeCmd(cf *clientFlags) *cobra.Command {
 			if err := target.resolve(args); err != nil {
 				return err
 			}
-			ctx, cancel := clientCommandContext(cmd)
-			defer cancel()
-			c, err := newConfigsClient(ctx, cf)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-
-			rr := kmsg.NewDescribeConfigsRequestResource()
-			what := fmt.Sprintf("topic %q", target.topic)
-			rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, target.topic
-			if target.broker != "" {
-				id, err := target.brokerID(ctx, c.adm, cf)
-				if err != nil {
-					return err
+			return runWithClients(cmd, cf, func(ctx context.Context, cl *kgo.Client, adm *kadm.Client) error {
+				rr := kmsg.NewDescribeConfigsRequestResource()
+				what := fmt.Sprintf("topic %q", target.topic)
+				rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, target.topic
+				if target.broker != "" {
+					id, err := target.brokerID(ctx, adm, cf)
+					if err != nil {
+						return err
+					}
+					what = fmt.Sprintf("broker %d", id)
+					rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeBroker, strconv.Itoa(int(id))
 				}
-				what = fmt.Sprintf("broker %d", id)
-				rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeBroker, strconv.Itoa(int(id))
-			}
-			configs, err := describeConfigs(ctx, c.cl, rr, view)
-			if err != nil {
-				return fmt.Errorf("describe configs of %s: %w", what, err)
-			}
-			return printConfigs(cmd.OutOrStdout(), configs, view)
+				configs, err := describeConfigs(ctx, cl, rr, view)
+				if err != nil {
+					return fmt.Errorf("describe configs of %s: %w", what, err)
+				}
+				return printConfigs(cmd.OutOrStdout(), configs, view)
+			})
 		},
 	}
 	addConfigTargetFlags(cmd, &target)
@@ -374,52 +348,47 @@ func newConfigsAlterCmd(cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := clientCommandContext(cmd)
-			defer cancel()
-			c, err := newConfigsClient(ctx, cf)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-
-			var (
-				what, kind, name string
-				resps            kadm.AlterConfigsResponses
-			)
-			if target.topic != "" {
-				what, kind, name = fmt.Sprintf("topic %q", target.topic), "topic", target.topic
-				if ops.validateOnly {
-					resps, err = c.adm.ValidateAlterTopicConfigs(ctx, alters, target.topic)
+			return runWithAdmin(cmd, cf, func(ctx context.Context, adm *kadm.Client) error {
+				var (
+					what, kind, name string
+					resps            kadm.AlterConfigsResponses
+					err              error
+				)
+				if target.topic != "" {
+					what, kind, name = fmt.Sprintf("topic %q", target.topic), "topic", target.topic
+					if ops.validateOnly {
+						resps, err = adm.ValidateAlterTopicConfigs(ctx, alters, target.topic)
+					} else {
+						resps, err = adm.AlterTopicConfigs(ctx, alters, target.topic)
+					}
 				} else {
-					resps, err = c.adm.AlterTopicConfigs(ctx, alters, target.topic)
+					var id int32
+					if id, err = target.brokerID(ctx, adm, cf); err != nil {
+						return err
+					}
+					what, kind, name = fmt.Sprintf("broker %d", id), "broker", strconv.Itoa(int(id))
+					if ops.validateOnly {
+						resps, err = adm.ValidateAlterBrokerConfigs(ctx, alters, id)
+					} else {
+						resps, err = adm.AlterBrokerConfigs(ctx, alters, id)
+					}
 				}
-			} else {
-				var id int32
-				if id, err = target.brokerID(ctx, c.adm, cf); err != nil {
-					return err
+				if err != nil {
+					return fmt.Errorf("alter configs of %s: %w", what, err)
 				}
-				what, kind, name = fmt.Sprintf("broker %d", id), "broker", strconv.Itoa(int(id))
-				if ops.validateOnly {
-					resps, err = c.adm.ValidateAlterBrokerConfigs(ctx, alters, id)
-				} else {
-					resps, err = c.adm.AlterBrokerConfigs(ctx, alters, id)
+				r, err := resps.On(name, nil)
+				switch {
+				case err != nil:
+					return fmt.Errorf("alter configs of %s: the broker did not answer for it", what)
+				case r.Err != nil:
+					return fmt.Errorf("alter configs of %s: %w", what, withBrokerMessage(r.Err, r.ErrMessage))
+				case ops.validateOnly:
+					fmt.Fprintf(cmd.OutOrStdout(), "Validated config changes for %s %s; nothing was changed (--validate-only).\n", kind, name)
+				default:
+					fmt.Fprintf(cmd.OutOrStdout(), "Completed updating config for %s %s.\n", kind, name)
 				}
-			}
-			if err != nil {
-				return fmt.Errorf("alter configs of %s: %w", what, err)
-			}
-			r, err := resps.On(name, nil)
-			switch {
-			case err != nil:
-				return fmt.Errorf("alter configs of %s: the broker did not answer for it", what)
-			case r.Err != nil:
-				return fmt.Errorf("alter configs of %s: %w", what, withBrokerMessage(r.Err, r.ErrMessage))
-			case ops.validateOnly:
-				fmt.Fprintf(cmd.OutOrStdout(), "Validated config changes for %s %s; nothing was changed (--validate-only).\n", kind, name)
-			default:
-				fmt.Fprintf(cmd.OutOrStdout(), "Completed updating config for %s %s.\n", kind, name)
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 	addConfigTargetFlags(cmd, &target)
