@@ -68,8 +68,7 @@ func startBrokerOn(t *testing.T, dir string, ln net.Listener, props map[string]s
 		ln.Close()
 		t.Fatal(err)
 	}
-	srv := server.New(server.Config{MaxRequestBytes: cfg.SocketRequestMaxBytes, IdleTimeout: cfg.ConnectionsMaxIdle,
-		MaxInFlight: cfg.QueuedMaxRequests}, b, logger)
+	srv := server.New(api.ServerConfig(cfg), b, logger)
 	srv.Serve(ln)
 	tb := &testBroker{t: t, dir: dir, addr: ln.Addr().String(), srv: srv, b: b, up: true}
 	t.Cleanup(tb.stop)

@@ -84,11 +84,7 @@ func serve(ctx context.Context, cfg config.Broker, logger *slog.Logger, ready ch
 		ln.Close()
 		return err
 	}
-	srv := server.New(server.Config{
-		MaxRequestBytes: cfg.SocketRequestMaxBytes,
-		IdleTimeout:     cfg.ConnectionsMaxIdle,
-		MaxInFlight:     cfg.QueuedMaxRequests,
-	}, broker, logger)
+	srv := server.New(api.ServerConfig(cfg), broker, logger)
 	srv.Serve(ln)
 	logger.Info("samsa started", "listener", ln.Addr().String(),
 		"advertised", cfg.AdvertisedListeners[0].Addr(), "log.dirs", strings.Join(cfg.LogDirs, ","), "node.id", cfg.NodeID)

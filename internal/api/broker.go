@@ -61,6 +61,17 @@ type topicState struct {
 	partitions []*partition.Partition
 }
 
+// ServerConfig is the network server's configuration for the broker
+// properties in cfg (socket.request.max.bytes, connections.max.idle.ms,
+// queued.max.requests).
+func ServerConfig(cfg config.Broker) server.Config {
+	return server.Config{
+		MaxRequestBytes: cfg.SocketRequestMaxBytes,
+		IdleTimeout:     cfg.ConnectionsMaxIdle,
+		MaxInFlight:     cfg.QueuedMaxRequests,
+	}
+}
+
 // Open opens the data directory (creating it), replays metadata and opens
 // every partition, recovering their logs if the last shutdown was unclean.
 func Open(cfg config.Broker, logger *slog.Logger) (*Broker, error) {

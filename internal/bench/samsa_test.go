@@ -37,11 +37,7 @@ func newSamsa(t *testing.T) ClientConfig {
 		ln.Close()
 		t.Fatal(err)
 	}
-	srv := server.New(server.Config{
-		MaxRequestBytes: cfg.SocketRequestMaxBytes,
-		IdleTimeout:     cfg.ConnectionsMaxIdle,
-		MaxInFlight:     cfg.QueuedMaxRequests,
-	}, broker, logger)
+	srv := server.New(api.ServerConfig(cfg), broker, logger)
 	srv.Serve(ln)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
