@@ -196,6 +196,8 @@ func planConsume(ctx context.Context, adm *kadm.Client, warn io.Writer, o *consu
 	return plans, nil
 }
 
+// listedPartitionOffset is the offset listed for a partition, or why there
+// is none.
 func listedPartitionOffset(offsets kadm.ListedOffsets, topic string, partition int32) (int64, error) {
 	o, ok := offsets.Lookup(topic, partition)
 	switch {

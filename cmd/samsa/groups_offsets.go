@@ -289,18 +289,14 @@ func resetOffsets(ctx context.Context, adm *kadm.Client, out, errOut io.Writer, 
 	return errors.Join(errs...)
 }
 
-// listedOffset is the offset listed for a partition, or why there is none.
+// listedOffset is listedPartitionOffset that also refuses a negative
+// offset (a broker's "none", e.g. no record at or after a timestamp).
 func listedOffset(offsets kadm.ListedOffsets, topic string, partition int32) (int64, error) {
-	o, ok := offsets.Lookup(topic, partition)
-	switch {
-	case !ok:
-		return 0, errors.New("broker did not answer for it")
-	case o.Err != nil:
-		return 0, o.Err
-	case o.Offset < 0:
+	o, err := listedPartitionOffset(offsets, topic, partition)
+	if err == nil && o < 0 {
 		return 0, errors.New("broker returned no offset")
 	}
-	return o.Offset, nil
+	return o, err
 }
 
 func newGroupsDeleteOffsetsCmd(cf *clientFlags) *cobra.Command {
