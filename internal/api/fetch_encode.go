@@ -83,41 +83,38 @@ func encodeFetchResponse(resp *kmsg.FetchResponse, results []partResult) []serve
 	return e.finish()
 }
 
-// fetchEncoder writes every byte part into one buffer; parts records where
-// the byte runs end and the file parts go, and finish slices the buffer into
-// the parts once it no longer grows.
+// fetchEncoder writes every byte part into one buffer. Until finish, a
+// byte part records its range of buf in Pos and Size (buf may still move
+// as it grows); finish then slices buf into the parts.
 type fetchEncoder struct {
 	flex  bool
 	buf   []byte
 	done  int // bytes of buf already covered by parts
 	parts []server.Part
-	ends  []int // for each byte part in parts: its end in buf (start: previous end)
+}
+
+// cut ends the current byte part, if it holds anything.
+func (e *fetchEncoder) cut() {
+	if len(e.buf) > e.done {
+		e.parts = append(e.parts, server.Part{Pos: int64(e.done), Size: int64(len(e.buf) - e.done)})
+		e.done = len(e.buf)
+	}
 }
 
 // file adds a file part after the bytes written so far.
 func (e *fetchEncoder) file(p server.Part) {
-	if len(e.buf) > e.done {
-		e.parts = append(e.parts, server.Part{})
-		e.ends = append(e.ends, len(e.buf))
-		e.done = len(e.buf)
-	}
+	e.cut()
 	e.parts = append(e.parts, p)
-	e.ends = append(e.ends, -1)
 }
 
 // finish returns the parts, the byte ones now slices of the final buffer.
 func (e *fetchEncoder) finish() []server.Part {
-	if len(e.buf) > e.done {
-		e.parts = append(e.parts, server.Part{})
-		e.ends = append(e.ends, len(e.buf))
-	}
-	start := 0
-	for i, end := range e.ends {
-		if end < 0 {
-			continue
+	e.cut()
+	for i := range e.parts {
+		if p := &e.parts[i]; p.File == nil {
+			end := p.Pos + p.Size
+			p.Bytes, p.Pos, p.Size = e.buf[p.Pos:end:end], 0, 0
 		}
-		e.parts[i].Bytes = e.buf[start:end:end]
-		start = end
 	}
 	return e.parts
 }
