@@ -290,7 +290,7 @@ func (s *producers) produceLoop(ctx context.Context, cl *kgo.Client, p *producer
 		if c.Records > 0 && s.issued.Add(1) > c.Records {
 			break
 		}
-		now, err := lim.WaitTime(ctx)
+		now, err := lim.Wait(ctx)
 		if err != nil {
 			break
 		}

@@ -441,7 +441,7 @@ func (c *rawConn) write(ctx context.Context, pending chan<- rawPending, slots ch
 			}
 			req = &tail
 		}
-		if _, err := lim.WaitTime(ctx); err != nil {
+		if _, err := lim.Wait(ctx); err != nil {
 			return
 		}
 		if expectAck {

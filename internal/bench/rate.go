@@ -60,16 +60,11 @@ func NewLimiter(clock Clock, rate float64) *Limiter {
 // minSleep ahead of schedule).
 const minSleep = 200 * time.Microsecond
 
-// Wait blocks until the next event is due and counts it. It returns early
-// only with ctx's error.
-func (l *Limiter) Wait(ctx context.Context) error {
-	_, err := l.WaitTime(ctx)
-	return err
-}
-
-// WaitTime is Wait returning the clock's time when the event was let
-// through, so that a caller stamping events needs no clock read of its own.
-func (l *Limiter) WaitTime(ctx context.Context) (time.Time, error) {
+// Wait blocks until the next event is due and counts it, and returns the
+// clock's time when it let the event through (so that a caller stamping
+// events needs no clock read of its own). It returns early only with ctx's
+// error.
+func (l *Limiter) Wait(ctx context.Context) (time.Time, error) {
 	now := l.clock.Now()
 	if l.rate <= 0 {
 		return now, ctx.Err()

@@ -32,8 +32,12 @@ func TestLimiterKeepsSchedule(t *testing.T) {
 	l := NewLimiter(clock, rate)
 	ctx := context.Background()
 	for k := 0; k <= 5000; k++ {
-		if err := l.Wait(ctx); err != nil {
+		at, err := l.Wait(ctx)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if !at.Equal(clock.now) {
+			t.Fatalf("event %d let through at %v, clock says %v", k, at, clock.now)
 		}
 		due := start.Add(time.Duration(float64(k) / rate * float64(time.Second)))
 		// Never early by more than minSleep, never late (nothing else takes time).
@@ -53,7 +57,7 @@ func TestLimiterCatchesUpAfterStall(t *testing.T) {
 	clock := &fakeClock{now: time.Unix(0, 0)}
 	l := NewLimiter(clock, 100) // one event per 10ms
 	ctx := context.Background()
-	if err := l.Wait(ctx); err != nil {
+	if _, err := l.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// The sender stalls for a second: the next 100 events are overdue and
@@ -61,7 +65,7 @@ func TestLimiterCatchesUpAfterStall(t *testing.T) {
 	clock.now = clock.now.Add(time.Second)
 	before := clock.sleeps
 	for i := 0; i < 100; i++ {
-		if err := l.Wait(ctx); err != nil {
+		if _, err := l.Wait(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -69,7 +73,7 @@ func TestLimiterCatchesUpAfterStall(t *testing.T) {
 		t.Fatalf("slept %d times while catching up", clock.sleeps-before)
 	}
 	// Then the schedule resumes at 10ms per event.
-	if err := l.Wait(ctx); err != nil {
+	if _, err := l.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if clock.sleeps != before+1 || clock.now.Sub(time.Unix(0, 0)) != 1010*time.Millisecond {
@@ -81,7 +85,7 @@ func TestLimiterUnlimitedAndCancel(t *testing.T) {
 	clock := &fakeClock{now: time.Unix(0, 0)}
 	l := NewLimiter(clock, 0)
 	for i := 0; i < 1000; i++ {
-		if err := l.Wait(context.Background()); err != nil {
+		if _, err := l.Wait(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -91,11 +95,11 @@ func TestLimiterUnlimitedAndCancel(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	l = NewLimiter(clock, 10)
-	if err := l.Wait(ctx); err != nil {
+	if _, err := l.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
 	cancel()
-	if err := l.Wait(ctx); !errors.Is(err, context.Canceled) {
+	if _, err := l.Wait(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Wait after cancel = %v", err)
 	}
 	if l.Sent() != 1 {
