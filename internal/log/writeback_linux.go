@@ -1,3 +1,9 @@
+//go:build linux && (amd64 || arm64 || riscv64 || loong64)
+
+// Only 64-bit ports: there sync_file_range takes its offset and length in
+// one register each; 32-bit ports split them (and arm has no such syscall
+// number at all), so they fall back to the kernel's own writeback.
+
 package log
 
 import "syscall"
