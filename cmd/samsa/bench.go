@@ -114,14 +114,13 @@ func (c *benchCommon) finish(cmd *cobra.Command, sum *bench.Summary, err error) 
 		sum.Error = err.Error()
 	}
 	out := cmd.OutOrStdout()
+	var werr error
 	if c.json {
-		if werr := sum.WriteJSON(out); werr != nil {
-			return errors.Join(err, werr)
-		}
+		werr = sum.WriteJSON(out)
 	} else if sum.Error == "" || sum.Produce != nil || sum.Consume != nil {
-		_ = sum.WriteText(out)
+		werr = sum.WriteText(out)
 	}
-	return err
+	return errors.Join(err, werr)
 }
 
 func benchContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
