@@ -151,15 +151,17 @@ func (p *Partition) Append(records []byte) (AppendResult, error) {
 // are appended (Wake), so that a fetch woken by the first one finds the
 // others' records too instead of coming back for them.
 func (p *Partition) AppendQuiet(records []byte) (AppendResult, error) {
-	hs, err := log.ValidateBatches(records, p.cfg.MaxMessageBytes)
+	// One copy of the config for the checks before mu is taken: SetConfig
+	// replaces p.cfg under mu.
+	cfg := p.Config()
+	hs, err := log.ValidateBatches(records, cfg.MaxMessageBytes)
 	if err != nil {
 		return AppendResult{}, err
 	}
-	if cfg := p.Config(); cfg.Recompress {
-		codec := cfg.RecompressCodec
+	if cfg.Recompress {
 		// compression.type: the one case where batches are not stored as
 		// sent (Kafka's exception too).
-		if records, hs, err = recompressAll(records, hs, codec, p.cfg.MaxMessageBytes); err != nil {
+		if records, hs, err = recompressAll(records, hs, cfg.RecompressCodec, cfg.MaxMessageBytes); err != nil {
 			return AppendResult{}, err
 		}
 	}
@@ -204,7 +206,7 @@ func (p *Partition) AppendQuiet(records []byte) (AppendResult, error) {
 			p.mu.Unlock()
 			res := AppendResult{BaseOffset: dup.FirstOffset, LogAppendTime: dup.Timestamp,
 				LogStartOffset: p.log.LogStartOffset(), Duplicate: true}
-			if p.cfg.FlushMessages == 1 {
+			if cfg.FlushMessages == 1 {
 				res.Durable = p.log.Sync // the original may still be in flight to disk
 			}
 			return res, nil
@@ -361,11 +363,8 @@ func (p *Partition) DeleteRecordsBefore(offset int64) (int64, error) {
 // FlushIfDue fsyncs when flush.ms has passed since the oldest unflushed
 // append; the broker calls it periodically.
 func (p *Partition) FlushIfDue() error {
-	if p.cfg.FlushMs <= 0 {
-		return nil
-	}
 	p.mu.Lock()
-	due := p.unflushed > 0 && p.now().Sub(p.oldestDirty) >= time.Duration(p.cfg.FlushMs)*time.Millisecond
+	due := p.cfg.FlushMs > 0 && p.unflushed > 0 && p.now().Sub(p.oldestDirty) >= time.Duration(p.cfg.FlushMs)*time.Millisecond
 	if due {
 		p.unflushed = 0
 	}

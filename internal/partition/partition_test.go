@@ -622,3 +622,33 @@ func TestCheckpointSnapshotThenCrash(t *testing.T) {
 		}
 	}
 }
+
+func TestSetConfigDuringAppends(t *testing.T) {
+	// SetConfig replaces the config under mu; appends and FlushIfDue must
+	// read it under mu too (go test -race catches a reader that does not).
+	p := openPartition(t, t.TempDir(), testConfig())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 20 {
+			cfg := p.Config()
+			cfg.FlushMs = int64(i + 1)
+			if err := p.SetConfig(cfg); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for i := range 20 {
+		if _, err := p.Append(request(plain(1))); err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+		if err := p.FlushIfDue(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+	if p.HighWatermark() != 20 || p.Config().FlushMs != 20 {
+		t.Fatalf("log end %d, flush.ms %d", p.HighWatermark(), p.Config().FlushMs)
+	}
+}
