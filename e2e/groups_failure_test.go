@@ -318,15 +318,9 @@ func describeGroup(ctx context.Context, adm *kadm.Client, group, topic string, k
 	v := groupView{members: map[string][]int32{}}
 	if kip848 {
 		gs, err := adm.DescribeConsumerGroups(ctx, group)
+		g, err := describedOne(gs, err, group, func(g kadm.DescribedConsumerGroup) error { return g.Err })
 		if err != nil {
 			return v, err
-		}
-		g, ok := gs[group]
-		if !ok {
-			return v, fmt.Errorf("group %s missing from the describe response", group)
-		}
-		if g.Err != nil {
-			return v, g.Err
 		}
 		v.state = g.State
 		for _, m := range g.Members {
@@ -340,15 +334,9 @@ func describeGroup(ctx context.Context, adm *kadm.Client, group, topic string, k
 		return v, nil
 	}
 	gs, err := adm.DescribeGroups(ctx, group)
+	g, err := describedOne(gs, err, group, func(g kadm.DescribedGroup) error { return g.Err })
 	if err != nil {
 		return v, err
-	}
-	g, ok := gs[group]
-	if !ok {
-		return v, fmt.Errorf("group %s missing from the describe response", group)
-	}
-	if g.Err != nil {
-		return v, g.Err
 	}
 	v.state = g.State
 	for _, m := range g.Members {
@@ -364,6 +352,20 @@ func describeGroup(ctx context.Context, adm *kadm.Client, group, topic string, k
 		v.members[m.MemberID] = ps
 	}
 	return v, nil
+}
+
+// describedOne is group's entry of a describe response (classic or
+// KIP-848) that came back with err, or why there is none.
+func describedOne[G any](gs map[string]G, err error, group string, groupErr func(G) error) (G, error) {
+	var g G
+	if err != nil {
+		return g, err
+	}
+	g, ok := gs[group]
+	if !ok {
+		return g, fmt.Errorf("group %s missing from the describe response", group)
+	}
+	return g, groupErr(g)
 }
 
 func (v groupView) String() string {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -40,15 +41,15 @@ func (gc *groupConsumer) count() int {
 	return len(gc.seen)
 }
 
+// waitFor is waitUntil with 30s for a yes-or-no condition.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	waitUntil(t, 30*time.Second, what, func() error {
+		if cond() {
+			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return errors.New("not yet")
+	})
 }
 
 // TestConsumerGroupSharesAndResumes: two members split the partitions; the
