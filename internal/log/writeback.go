@@ -23,8 +23,8 @@ type writebackReq struct {
 }
 
 // writebackQueue is how many requests may wait for a log's worker; when it
-// is full a request is dropped (its pages are written by the kernel's own
-// writeback instead), so an append never waits for it.
+// is full no request is made, so an append never waits for it, and the
+// pages are left for the next request, which then covers them too.
 const writebackQueue = 16
 
 // maybeStartWriteback is called by the appender after publishing an append
@@ -44,8 +44,6 @@ func (l *Log) maybeStartWriteback(s *segment, size int64) {
 	if end-l.wbPos < n {
 		return
 	}
-	from := l.wbPos
-	l.wbPos = end
 	if l.wbReqs == nil {
 		l.wbReqs = make(chan writebackReq, writebackQueue)
 		l.wg.Add(1)
@@ -53,7 +51,8 @@ func (l *Log) maybeStartWriteback(s *segment, size int64) {
 	}
 	s.incRef()
 	select {
-	case l.wbReqs <- writebackReq{seg: s, from: from, to: end}:
+	case l.wbReqs <- writebackReq{seg: s, from: l.wbPos, to: end}:
+		l.wbPos = end
 	default:
 		s.decRef()
 	}
