@@ -17,34 +17,26 @@ func (b *Broker) handleAlterConfigs(req *kmsg.AlterConfigsRequest) kmsg.Response
 	for _, rr := range req.Resources {
 		res := kmsg.NewAlterConfigsResponseResource()
 		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
-		var err error
-		switch rr.ResourceType {
-		case kmsg.ConfigResourceTypeTopic:
-			configs := map[string]string{}
-			for _, c := range rr.Configs {
-				if c.Value == nil {
-					err = errorf(kerr.InvalidConfig, "null value for config %s", c.Name)
-					break
+		err := b.alterResource(rr.ResourceType, rr.ResourceName, req.ValidateOnly,
+			func() (map[string]string, error) {
+				configs := map[string]string{}
+				for _, c := range rr.Configs {
+					if c.Value == nil {
+						return nil, errorf(kerr.InvalidConfig, "null value for config %s", c.Name)
+					}
+					configs[c.Name] = *c.Value
 				}
-				configs[c.Name] = *c.Value
-			}
-			if err == nil {
-				err = b.setTopicConfigs(rr.ResourceName, configs, req.ValidateOnly)
-			}
-		case kmsg.ConfigResourceTypeBroker:
-			var scope string
-			if scope, err = b.brokerScope(rr.ResourceName); err == nil {
+				return configs, nil
+			},
+			func(string) (map[string]string, error) {
 				configs := map[string]string{}
 				for _, c := range rr.Configs {
 					if c.Value != nil {
 						configs[c.Name] = *c.Value
 					}
 				}
-				err = b.setBrokerConfigs(scope, configs, req.ValidateOnly)
-			}
-		default:
-			err = errorf(kerr.InvalidRequest, "altering configs of resource type %d is not supported", rr.ResourceType)
-		}
+				return configs, nil
+			})
 		res.ErrorCode, res.ErrorMessage = codeOf(err)
 		resp.Resources = append(resp.Resources, res)
 	}
@@ -64,38 +56,54 @@ func (b *Broker) handleIncrementalAlterConfigs(req *kmsg.IncrementalAlterConfigs
 	for _, rr := range req.Resources {
 		res := kmsg.NewIncrementalAlterConfigsResponseResource()
 		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
-		var err error
-		switch rr.ResourceType {
-		case kmsg.ConfigResourceTypeTopic:
-			t, ok := b.meta.Topic(rr.ResourceName)
-			if !ok {
-				err = errorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", rr.ResourceName)
-				break
-			}
-			configs := maps.Clone(t.Configs)
-			for _, c := range rr.Configs {
-				if err = b.applyIncremental(configs, c); err != nil {
-					break
+		err := b.alterResource(rr.ResourceType, rr.ResourceName, req.ValidateOnly,
+			func() (map[string]string, error) {
+				t, ok := b.meta.Topic(rr.ResourceName)
+				if !ok {
+					return nil, errorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", rr.ResourceName)
 				}
-			}
-			if err == nil {
-				err = b.setTopicConfigs(rr.ResourceName, configs, req.ValidateOnly)
-			}
-		case kmsg.ConfigResourceTypeBroker:
-			var scope string
-			if scope, err = b.brokerScope(rr.ResourceName); err == nil {
-				var configs map[string]string
-				if configs, err = b.incrementalBrokerConfigs(scope, rr.Configs); err == nil {
-					err = b.setBrokerConfigs(scope, configs, req.ValidateOnly)
+				configs := maps.Clone(t.Configs)
+				for _, c := range rr.Configs {
+					if err := b.applyIncremental(configs, c); err != nil {
+						return nil, err
+					}
 				}
-			}
-		default:
-			err = errorf(kerr.InvalidRequest, "altering configs of resource type %d is not supported", rr.ResourceType)
-		}
+				return configs, nil
+			},
+			func(scope string) (map[string]string, error) {
+				return b.incrementalBrokerConfigs(scope, rr.Configs)
+			})
 		res.ErrorCode, res.ErrorMessage = codeOf(err)
 		resp.Resources = append(resp.Resources, res)
 	}
 	return resp
+}
+
+// alterResource applies one resource of an AlterConfigs or
+// IncrementalAlterConfigs request: topic or broker builds the resource's
+// complete new config set (broker is given the scope the resource name
+// selects), which then replaces the old one.
+func (b *Broker) alterResource(typ kmsg.ConfigResourceType, name string, validateOnly bool,
+	topic func() (map[string]string, error), broker func(scope string) (map[string]string, error)) error {
+	switch typ {
+	case kmsg.ConfigResourceTypeTopic:
+		configs, err := topic()
+		if err != nil {
+			return err
+		}
+		return b.setTopicConfigs(name, configs, validateOnly)
+	case kmsg.ConfigResourceTypeBroker:
+		scope, err := b.brokerScope(name)
+		if err != nil {
+			return err
+		}
+		configs, err := broker(scope)
+		if err != nil {
+			return err
+		}
+		return b.setBrokerConfigs(scope, configs, validateOnly)
+	}
+	return errorf(kerr.InvalidRequest, "altering configs of resource type %d is not supported", typ)
 }
 
 func (b *Broker) applyIncremental(configs map[string]string, c kmsg.IncrementalAlterConfigsRequestResourceConfig) error {
