@@ -54,7 +54,12 @@ func (g *group) persistConsumerGroup() {
 				RebalanceTimeout: m.rebalanceTimeout.Milliseconds(), Assigned: m.assigned.clone(),
 			})
 		}
-		value, _ = json.Marshal(rec)
+		var err error
+		if value, err = json.Marshal(rec); err != nil {
+			// A nil value would be a tombstone: keep the last record instead.
+			g.c.lg.Error("encoding consumer group state", "group", g.id, "err", err)
+			return
+		}
 	}
 	if _, err := g.c.write(g.id, []record{{key: consumerGroupKey(g.id), value: value}}); err != nil {
 		g.c.lg.Error("writing consumer group state", "group", g.id, "err", err)
