@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/samsa-kafka/samsa/internal/coordinator"
+	"github.com/samsa-kafka/samsa/internal/partition"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -108,7 +109,8 @@ func (b *Broker) handleWriteTxnMarkers(req *kmsg.WriteTxnMarkersRequest) kmsg.Re
 				p, _ := b.partition(t.Topic, idx)
 				if p == nil {
 					rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-				} else if durable, err := p.WriteMarker(m.ProducerID, m.ProducerEpoch, m.Committed, m.CoordinatorEpoch); err != nil || durable() != nil {
+				} else if err := writeMarker(p, m); err != nil {
+					b.log.Error("writing transaction marker", "topic", t.Topic, "partition", idx, "producer", m.ProducerID, "err", err)
 					rp.ErrorCode = kerr.KafkaStorageError.Code
 				} else if t.Topic == coordinator.OffsetsTopic {
 					b.groups.CompleteTxn(m.ProducerID, m.Committed)
@@ -120,4 +122,13 @@ func (b *Broker) handleWriteTxnMarkers(req *kmsg.WriteTxnMarkersRequest) kmsg.Re
 		resp.Markers = append(resp.Markers, rm)
 	}
 	return resp
+}
+
+// writeMarker writes m's marker to p and waits until it is durable.
+func writeMarker(p *partition.Partition, m kmsg.WriteTxnMarkersRequestMarker) error {
+	durable, err := p.WriteMarker(m.ProducerID, m.ProducerEpoch, m.Committed, m.CoordinatorEpoch)
+	if err != nil {
+		return err
+	}
+	return durable()
 }
