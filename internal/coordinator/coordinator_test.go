@@ -228,11 +228,11 @@ func TestOffsetsPersistAndReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	c3 := testCoordinator(t, l, clock, nil)
-	if got, _ := c3.Fetch("other", map[string][]int32{"t": {0}}); got[0].Offset.Offset != -1 {
-		t.Fatalf("deleted group's offset survived replay: %+v", got)
+	if got, err := c3.Fetch("other", map[string][]int32{"t": {0}}); err != nil || got[0].Offset.Offset != -1 {
+		t.Fatalf("deleted group's offset survived replay: %+v %v", got, err)
 	}
-	if got, _ := c3.List(); len(got) != 1 || got[0].Group != "standalone" {
-		t.Fatalf("groups after delete: %+v", got)
+	if got, err := c3.List(); err != nil || len(got) != 1 || got[0].Group != "standalone" {
+		t.Fatalf("groups after delete: %+v %v", got, err)
 	}
 }
 
@@ -247,19 +247,19 @@ func TestExpireOffsets(t *testing.T) {
 	if n := c.ExpireOffsets(time.Hour); n != 1 {
 		t.Fatalf("expired %d offsets, want the one committed 70 minutes ago", n)
 	}
-	got, _ := c.Fetch("s", nil)
-	if len(got) != 1 || got[0].Partition != 1 {
-		t.Fatalf("left: %+v", got)
+	got, err := c.Fetch("s", nil)
+	if err != nil || len(got) != 1 || got[0].Partition != 1 {
+		t.Fatalf("left: %+v %v", got, err)
 	}
 	clock.Advance(time.Hour)
 	c.ExpireOffsets(time.Hour)
-	if gs, _ := c.List(); len(gs) != 0 {
-		t.Fatalf("a group without offsets or members should be gone: %+v", gs)
+	if gs, err := c.List(); err != nil || len(gs) != 0 {
+		t.Fatalf("a group without offsets or members should be gone: %+v %v", gs, err)
 	}
 	// Expiry is persisted.
 	c2 := testCoordinator(t, l, clock, nil)
-	if gs, _ := c2.List(); len(gs) != 0 {
-		t.Fatalf("after replay: %+v", gs)
+	if gs, err := c2.List(); err != nil || len(gs) != 0 {
+		t.Fatalf("after replay: %+v %v", gs, err)
 	}
 }
 
