@@ -39,18 +39,7 @@ func (b *Broker) handleConsumerGroupDescribe(req *kmsg.ConsumerGroupDescribeRequ
 			gm := kmsg.NewConsumerGroupDescribeResponseGroupMember()
 			gm.MemberID, gm.MemberEpoch, gm.ClientID, gm.ClientHost = m.MemberID, m.Epoch, m.ClientID, m.ClientHost
 			gm.SubscribedTopics = m.SubscribedTopics
-			if m.InstanceID != "" {
-				inst := m.InstanceID
-				gm.InstanceID = &inst
-			}
-			if m.RackID != "" {
-				rack := m.RackID
-				gm.RackID = &rack
-			}
-			if m.SubscribedRegex != "" {
-				re := m.SubscribedRegex
-				gm.SubscribedTopicRegex = &re
-			}
+			gm.InstanceID, gm.RackID, gm.SubscribedTopicRegex = optString(m.InstanceID), optString(m.RackID), optString(m.SubscribedRegex)
 			gm.Assignment, gm.TargetAssignment = toAssignment(m.Assignment), toAssignment(m.Target)
 			gm.MemberType = 1 // consumer protocol
 			g.Members = append(g.Members, gm)
@@ -58,4 +47,12 @@ func (b *Broker) handleConsumerGroupDescribe(req *kmsg.ConsumerGroupDescribeRequ
 		resp.Groups = append(resp.Groups, g)
 	}
 	return resp
+}
+
+// optString is s as a nullable string: nil when empty.
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

@@ -22,10 +22,7 @@ func (b *Broker) handleDescribeGroups(req *kmsg.DescribeGroupsRequest) kmsg.Resp
 			if gm.MemberAssignment == nil {
 				gm.MemberAssignment = []byte{}
 			}
-			if m.InstanceID != "" {
-				inst := m.InstanceID
-				gm.InstanceID = &inst
-			}
+			gm.InstanceID = optString(m.InstanceID)
 			g.Members = append(g.Members, gm)
 		}
 		resp.Groups = append(resp.Groups, g)

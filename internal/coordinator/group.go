@@ -744,23 +744,13 @@ func (g *group) persist() {
 	v := kmsg.NewGroupMetadataValue()
 	v.Version = 3
 	v.ProtocolType, v.Generation = g.protocolType, g.generation
-	if g.protocol != "" {
-		p := g.protocol
-		v.Protocol = &p
-	}
-	if g.leader != "" {
-		l := g.leader
-		v.Leader = &l
-	}
+	v.Protocol, v.Leader = optString(g.protocol), optString(g.leader)
 	v.CurrentStateTimestamp = g.c.clock.Now().UnixMilli()
 	for _, id := range g.sortedMemberIDs() {
 		m := g.members[id]
 		mm := kmsg.NewGroupMetadataValueMember()
 		mm.MemberID, mm.ClientID, mm.ClientHost = m.id, m.clientID, m.clientHost
-		if m.instanceID != "" {
-			inst := m.instanceID
-			mm.InstanceID = &inst
-		}
+		mm.InstanceID = optString(m.instanceID)
 		mm.RebalanceTimeoutMillis = int32(m.rebalanceTimeout.Milliseconds())
 		mm.SessionTimeoutMillis = int32(m.sessionTimeout.Milliseconds())
 		mm.Subscription = m.metadataFor(g.protocol)
@@ -815,4 +805,12 @@ func (c *Coordinator) startSessions() {
 			}
 		}
 	}
+}
+
+// optString is s as a nullable string: nil when empty.
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
