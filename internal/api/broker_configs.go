@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"maps"
 	"strconv"
 
@@ -63,7 +64,11 @@ func (b *Broker) setBrokerConfigs(scope string, configs map[string]string, valid
 		}
 		norm, err := validateTopicConfig(tk, v)
 		if err != nil {
-			return errorf(kerr.InvalidConfig, "invalid value %q for broker config %s", v, k)
+			reason := err.Error()
+			if ae, ok := errors.AsType[*apiError](err); ok {
+				reason = ae.msg
+			}
+			return errorf(kerr.InvalidConfig, "broker config %s: %s", k, reason)
 		}
 		configs[k] = norm
 	}
