@@ -9,9 +9,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// handleDescribeConfigs describes topic and broker configs. Nothing is
-// dynamic yet, so broker configs are read-only; topic configs are those of
-// topicConfigs.
+// handleDescribeConfigs describes topic and broker configs: topic configs
+// are those of topicConfigs; of the broker's, only the defaults of topic
+// configs can be changed at run time (broker_configs.go), the rest are
+// read-only.
 func (b *Broker) handleDescribeConfigs(req *kmsg.DescribeConfigsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
 	for _, rr := range req.Resources {
@@ -23,9 +24,7 @@ func (b *Broker) handleDescribeConfigs(req *kmsg.DescribeConfigsRequest) kmsg.Re
 		case kmsg.ConfigResourceTypeTopic:
 			configs, err = b.describeTopic(rr.ResourceName, req.IncludeSynonyms, req.IncludeDocumentation)
 		case kmsg.ConfigResourceTypeBroker:
-			if rr.ResourceName != "" && rr.ResourceName != strconv.Itoa(int(b.cfg.NodeID)) {
-				err = errorf(kerr.InvalidRequest, "this is broker %d, not %s", b.cfg.NodeID, rr.ResourceName)
-			} else {
+			if _, err = b.brokerScope(rr.ResourceName); err == nil {
 				configs = b.describeBroker(req.IncludeDocumentation)
 			}
 		default:
@@ -124,8 +123,7 @@ func (b *Broker) describeBroker(docs bool) []kmsg.DescribeConfigsResponseResourc
 	var out []kmsg.DescribeConfigsResponseResourceConfig
 	add := func(name, value string, typ kmsg.ConfigType, doc string) {
 		c := kmsg.NewDescribeConfigsResponseResourceConfig()
-		v := value
-		c.Name, c.Value, c.ReadOnly, c.ConfigType = name, &v, true, typ
+		c.Name, c.Value, c.ReadOnly, c.ConfigType = name, &value, true, typ
 		c.Source = kmsg.ConfigSourceDefaultConfig
 		if _, set := cfg.Props[name]; set {
 			c.Source = kmsg.ConfigSourceStaticBrokerConfig
