@@ -95,6 +95,12 @@ func runCLIContext(t *testing.T, ctx context.Context, addr string, stdin io.Read
 		cmd = newProduceCmd()
 	case "consume":
 		cmd = newConsumeCmd()
+	case "configs":
+		cmd = newConfigsCmd()
+	case "logdirs":
+		cmd = newLogDirsCmd()
+	case "groups":
+		cmd = newGroupsCmd()
 	default:
 		t.Fatalf("runCLI: unknown command %q", args[0])
 	}

@@ -15,33 +15,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// runAdmin runs `samsa configs ...` or `samsa logdirs ...` against addr;
-// other commands go to runCLI.
+// runAdmin runs `samsa configs ...`, `samsa logdirs ...` or any other
+// command against addr.
 func runAdmin(t *testing.T, addr string, args ...string) cliResult {
 	t.Helper()
-	cmd := map[string]func() *cobra.Command{
-		"configs": newConfigsCmd,
-		"logdirs": newLogDirsCmd,
-	}[args[0]]
-	if cmd == nil {
-		return runCLI(t, addr, "", args...)
-	}
-	c := cmd()
-	var stdout, stderr syncBuffer
-	c.SetIn(strings.NewReader(""))
-	c.SetOut(&stdout)
-	c.SetErr(&stderr)
-	c.SetArgs(append(args[1:], "--bootstrap-server", addr, "--timeout", "5s"))
-	c.SilenceUsage = true
-	c.SilenceErrors = true
-	err := c.ExecuteContext(context.Background())
-	return cliResult{stdout: stdout.String(), stderr: stderr.String(), err: err}
+	return runCLI(t, addr, "", args...)
 }
 
 // mustRunAdmin is runAdmin for runs that must succeed.

@@ -29,16 +29,7 @@ func startGroupsTestBroker(t *testing.T) string {
 // runGroups runs `samsa groups ARGS...` against the broker at addr.
 func runGroups(t *testing.T, addr string, args ...string) cliResult {
 	t.Helper()
-	cmd := newGroupsCmd()
-	var stdout, stderr syncBuffer
-	cmd.SetIn(strings.NewReader(""))
-	cmd.SetOut(&stdout)
-	cmd.SetErr(&stderr)
-	cmd.SetArgs(append(args, "--bootstrap-server", addr, "--timeout", "5s"))
-	cmd.SilenceUsage = true
-	cmd.SilenceErrors = true
-	err := cmd.ExecuteContext(context.Background())
-	return cliResult{stdout: stdout.String(), stderr: stderr.String(), err: err}
+	return runCLI(t, addr, "", append([]string{"groups"}, args...)...)
 }
 
 func mustRunGroups(t *testing.T, addr string, args ...string) cliResult {
