@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -136,6 +137,26 @@ func brokerError(what string, err error, brokerMessage string) error {
 		return fmt.Errorf("%s: %w (%s)", what, err, brokerMessage)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// reportEach prints done and the name for each of names the broker
+// answered without error, and joins the errors of the others (what says what
+// was attempted, e.g. "delete topic").
+func reportEach[R any](w io.Writer, names []string, resps map[string]R, what, done string, errOf func(R) (brokerMessage string, err error)) error {
+	var errs []error
+	for _, name := range names {
+		r, ok := resps[name]
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s %q: broker did not answer for it", what, name))
+			continue
+		}
+		if msg, err := errOf(r); err != nil {
+			errs = append(errs, brokerError(fmt.Sprintf("%s %q", what, name), err, msg))
+			continue
+		}
+		fmt.Fprintf(w, "%s %s.\n", done, name)
+	}
+	return errors.Join(errs...)
 }
 
 // clientRecordCount says "1 record" or "N records" for summaries.

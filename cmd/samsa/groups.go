@@ -404,19 +404,8 @@ func newGroupsDeleteCmd(cf *clientFlags) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("delete groups: %w", err)
 				}
-				var errs []error
-				for _, name := range names {
-					r, ok := resps[name]
-					switch {
-					case !ok:
-						errs = append(errs, fmt.Errorf("delete group %q: broker did not answer for it", name))
-					case r.Err != nil:
-						errs = append(errs, brokerError(fmt.Sprintf("delete group %q", name), r.Err, r.ErrMessage))
-					default:
-						fmt.Fprintf(cmd.OutOrStdout(), "Deleted group %s.\n", name)
-					}
-				}
-				return errors.Join(errs...)
+				return reportEach(cmd.OutOrStdout(), names, resps, "delete group", "Deleted group",
+					func(r kadm.DeleteGroupResponse) (string, error) { return r.ErrMessage, r.Err })
 			})
 		},
 	}

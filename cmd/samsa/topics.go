@@ -57,19 +57,8 @@ func newTopicsCreateCmd(cf *clientFlags) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("create topics: %w", err)
 				}
-				var errs []error
-				for _, name := range names {
-					r, ok := resps[name]
-					switch {
-					case !ok:
-						errs = append(errs, fmt.Errorf("create topic %q: broker did not answer for it", name))
-					case r.Err != nil:
-						errs = append(errs, brokerError(fmt.Sprintf("create topic %q", name), r.Err, r.ErrMessage))
-					default:
-						fmt.Fprintf(cmd.OutOrStdout(), "Created topic %s.\n", name)
-					}
-				}
-				return errors.Join(errs...)
+				return reportEach(cmd.OutOrStdout(), names, resps, "create topic", "Created topic",
+					func(r kadm.CreateTopicResponse) (string, error) { return r.ErrMessage, r.Err })
 			})
 		},
 	}
@@ -286,19 +275,8 @@ func newTopicsDeleteCmd(cf *clientFlags) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("delete topics: %w", err)
 				}
-				var errs []error
-				for _, name := range names {
-					r, ok := resps[name]
-					switch {
-					case !ok:
-						errs = append(errs, fmt.Errorf("delete topic %q: broker did not answer for it", name))
-					case r.Err != nil:
-						errs = append(errs, brokerError(fmt.Sprintf("delete topic %q", name), r.Err, r.ErrMessage))
-					default:
-						fmt.Fprintf(cmd.OutOrStdout(), "Deleted topic %s.\n", name)
-					}
-				}
-				return errors.Join(errs...)
+				return reportEach(cmd.OutOrStdout(), names, resps, "delete topic", "Deleted topic",
+					func(r kadm.DeleteTopicResponse) (string, error) { return r.ErrMessage, r.Err })
 			})
 		},
 	}
