@@ -481,11 +481,7 @@ func testRideThrough(t *testing.T, classic bool, opts []kgo.Opt) {
 		}
 		return nil
 	})
-	var idsBefore []string
-	for _, r := range riders {
-		id, _ := r.cl.GroupMetadata()
-		idsBefore = append(idsBefore, id)
-	}
+	idsBefore := memberIDs(t, riders)
 	b.kill()
 	killedAt := seen.distinct()
 	b.start()
@@ -512,10 +508,8 @@ func testRideThrough(t *testing.T, classic bool, opts []kgo.Opt) {
 		}
 		return nil
 	})
-	var idsAfter []string
+	idsAfter := memberIDs(t, riders)
 	for _, r := range riders {
-		id, _ := r.cl.GroupMetadata()
-		idsAfter = append(idsAfter, id)
 		r.stop()
 	}
 	if !slices.Equal(idsBefore, idsAfter) {
@@ -681,6 +675,19 @@ func (r *rider) run(ctx context.Context, seen *processedSet) {
 }
 
 // stop ends the loop and leaves the group cleanly (the broker is up).
+// memberIDs is each rider's member ID; every rider must have one, else
+// comparing IDs before and after a kill would compare empty strings.
+func memberIDs(t *testing.T, riders []*rider) []string {
+	t.Helper()
+	ids := make([]string, len(riders))
+	for i, r := range riders {
+		if ids[i], _ = r.cl.GroupMetadata(); ids[i] == "" {
+			t.Fatalf("%s has no member ID", r.name)
+		}
+	}
+	return ids
+}
+
 func (r *rider) stop() {
 	r.once.Do(func() {
 		r.cancel()
