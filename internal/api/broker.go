@@ -352,79 +352,79 @@ func (b *Broker) Versions(key int16) (int16, int16, bool) {
 func (b *Broker) Handle(ctx context.Context, rc *server.RequestContext, req kmsg.Request) server.Reply {
 	switch r := req.(type) {
 	case *kmsg.ApiVersionsRequest:
-		return now(b.handleApiVersions(rc, r))
+		return now(rc, b.handleApiVersions(rc, r))
 	case *kmsg.MetadataRequest:
-		return now(b.handleMetadata(r))
+		return now(rc, b.handleMetadata(r))
 	case *kmsg.ProduceRequest:
 		return b.handleProduce(rc, r)
 	case *kmsg.FetchRequest:
 		return b.handleFetch(ctx, rc, r)
 	case *kmsg.ListOffsetsRequest:
-		return now(b.handleListOffsets(r))
+		return now(rc, b.handleListOffsets(r))
 	case *kmsg.CreateTopicsRequest:
-		return now(b.handleCreateTopics(r))
+		return now(rc, b.handleCreateTopics(r))
 	case *kmsg.DeleteTopicsRequest:
-		return now(b.handleDeleteTopics(r))
+		return now(rc, b.handleDeleteTopics(r))
 	case *kmsg.CreatePartitionsRequest:
-		return now(b.handleCreatePartitions(r))
+		return now(rc, b.handleCreatePartitions(r))
 	case *kmsg.DescribeClusterRequest:
-		return now(b.handleDescribeCluster(r))
+		return now(rc, b.handleDescribeCluster(r))
 	case *kmsg.OffsetForLeaderEpochRequest:
-		return now(b.handleOffsetForLeaderEpoch(r))
+		return now(rc, b.handleOffsetForLeaderEpoch(r))
 	case *kmsg.DescribeConfigsRequest:
-		return now(b.handleDescribeConfigs(r))
+		return now(rc, b.handleDescribeConfigs(r))
 	case *kmsg.FindCoordinatorRequest:
-		return now(b.handleFindCoordinator(r))
+		return now(rc, b.handleFindCoordinator(r))
 	case *kmsg.JoinGroupRequest:
 		return b.handleJoinGroup(ctx, rc, r)
 	case *kmsg.SyncGroupRequest:
 		return b.handleSyncGroup(ctx, r)
 	case *kmsg.HeartbeatRequest:
-		return now(b.handleHeartbeat(r))
+		return now(rc, b.handleHeartbeat(r))
 	case *kmsg.LeaveGroupRequest:
-		return now(b.handleLeaveGroup(r))
+		return now(rc, b.handleLeaveGroup(r))
 	case *kmsg.OffsetCommitRequest:
-		return b.handleOffsetCommit(r)
+		return b.handleOffsetCommit(rc, r)
 	case *kmsg.OffsetFetchRequest:
-		return now(b.handleOffsetFetch(r))
+		return now(rc, b.handleOffsetFetch(r))
 	case *kmsg.ListGroupsRequest:
-		return now(b.handleListGroups(r))
+		return now(rc, b.handleListGroups(r))
 	case *kmsg.DescribeGroupsRequest:
-		return now(b.handleDescribeGroups(r))
+		return now(rc, b.handleDescribeGroups(r))
 	case *kmsg.DeleteGroupsRequest:
-		return now(b.handleDeleteGroups(r))
+		return now(rc, b.handleDeleteGroups(r))
 	case *kmsg.OffsetDeleteRequest:
-		return now(b.handleOffsetDelete(r))
+		return now(rc, b.handleOffsetDelete(r))
 	case *kmsg.ConsumerGroupHeartbeatRequest:
-		return now(b.handleConsumerGroupHeartbeat(rc, r))
+		return now(rc, b.handleConsumerGroupHeartbeat(rc, r))
 	case *kmsg.ConsumerGroupDescribeRequest:
-		return now(b.handleConsumerGroupDescribe(r))
+		return now(rc, b.handleConsumerGroupDescribe(r))
 	case *kmsg.AlterConfigsRequest:
-		return now(b.handleAlterConfigs(r))
+		return now(rc, b.handleAlterConfigs(r))
 	case *kmsg.IncrementalAlterConfigsRequest:
-		return now(b.handleIncrementalAlterConfigs(r))
+		return now(rc, b.handleIncrementalAlterConfigs(r))
 	case *kmsg.DeleteRecordsRequest:
-		return now(b.handleDeleteRecords(r))
+		return now(rc, b.handleDeleteRecords(r))
 	case *kmsg.DescribeLogDirsRequest:
-		return now(b.handleDescribeLogDirs(r))
+		return now(rc, b.handleDescribeLogDirs(r))
 	case *kmsg.AddPartitionsToTxnRequest:
-		return now(b.handleAddPartitionsToTxn(r))
+		return now(rc, b.handleAddPartitionsToTxn(r))
 	case *kmsg.AddOffsetsToTxnRequest:
-		return now(b.handleAddOffsetsToTxn(r))
+		return now(rc, b.handleAddOffsetsToTxn(r))
 	case *kmsg.EndTxnRequest:
-		return now(b.handleEndTxn(r))
+		return now(rc, b.handleEndTxn(r))
 	case *kmsg.TxnOffsetCommitRequest:
-		return b.handleTxnOffsetCommit(r)
+		return b.handleTxnOffsetCommit(rc, r)
 	case *kmsg.WriteTxnMarkersRequest:
-		return now(b.handleWriteTxnMarkers(r))
+		return now(rc, b.handleWriteTxnMarkers(r))
 	case *kmsg.DescribeTransactionsRequest:
-		return now(b.handleDescribeTransactions(r))
+		return now(rc, b.handleDescribeTransactions(r))
 	case *kmsg.ListTransactionsRequest:
-		return now(b.handleListTransactions(r))
+		return now(rc, b.handleListTransactions(r))
 	case *kmsg.DescribeProducersRequest:
-		return now(b.handleDescribeProducers(r))
+		return now(rc, b.handleDescribeProducers(r))
 	case *kmsg.InitProducerIDRequest:
-		return now(b.handleInitProducerID(r))
+		return now(rc, b.handleInitProducerID(r))
 	}
 	// Versions() only admits the keys above, so this is unreachable unless
 	// the two drift apart; answer nothing and let the client time out
@@ -434,6 +434,8 @@ func (b *Broker) Handle(ctx context.Context, rc *server.RequestContext, req kmsg
 	return nil
 }
 
-func now(resp kmsg.Response) server.Reply {
-	return func() server.Response { return server.Response{Msg: resp} }
+// now answers with resp, complete when Handle returns (the server may write
+// it without handing it to the connection's writer; see RequestContext.Ready).
+func now(rc *server.RequestContext, resp kmsg.Response) server.Reply {
+	return rc.Ready(server.Response{Msg: resp})
 }

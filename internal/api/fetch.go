@@ -32,7 +32,7 @@ func (b *Broker) handleFetch(ctx context.Context, rc *server.RequestContext, req
 	if code != 0 {
 		resp := req.ResponseKind().(*kmsg.FetchResponse)
 		resp.ErrorCode = code
-		return now(resp)
+		return now(rc, resp)
 	}
 	maxBytes := req.MaxBytes
 	if req.Version < 3 || maxBytes <= 0 {

@@ -7,7 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func (b *Broker) handleOffsetCommit(req *kmsg.OffsetCommitRequest) server.Reply {
+func (b *Broker) handleOffsetCommit(rc *server.RequestContext, req *kmsg.OffsetCommitRequest) server.Reply {
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
 	cr := coordinator.CommitRequest{Group: req.Group, MemberID: req.MemberID, Generation: req.Generation,
 		Offsets: map[string]map[int32]coordinator.Offset{}, Version: req.Version}
@@ -42,7 +42,7 @@ func (b *Broker) handleOffsetCommit(req *kmsg.OffsetCommitRequest) server.Reply 
 	}
 	if top != nil {
 		setAll(top.Code)
-		return now(resp)
+		return now(rc, resp)
 	}
 	return func() server.Response {
 		if err := durable(); err != nil {

@@ -11,7 +11,7 @@ import (
 
 // handleTxnOffsetCommit stores offsets as part of the producer's
 // transaction; they become visible when it commits.
-func (b *Broker) handleTxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest) server.Reply {
+func (b *Broker) handleTxnOffsetCommit(rc *server.RequestContext, req *kmsg.TxnOffsetCommitRequest) server.Reply {
 	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
 	cr := coordinator.TxnCommitRequest{Group: req.Group, MemberID: req.MemberID, Generation: -1,
 		ProducerID: req.ProducerID, ProducerEpoch: req.ProducerEpoch, Offsets: map[string]map[int32]coordinator.Offset{}}
@@ -50,12 +50,12 @@ func (b *Broker) handleTxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest) server.
 		} else {
 			setAll(kerr.InvalidTxnState.Code)
 		}
-		return now(resp)
+		return now(rc, resp)
 	}
 	top, durable := b.groups.TxnCommit(cr)
 	if top != nil {
 		setAll(top.Code)
-		return now(resp)
+		return now(rc, resp)
 	}
 	return func() server.Response {
 		if err := durable(); err != nil {
