@@ -110,6 +110,7 @@ func (b *Broker) describeBroker(docs bool) []kmsg.DescribeConfigsResponseResourc
 		{"log.retention.check.interval.ms", i64(cfg.LogRetentionCheckInterval.Milliseconds()), kmsg.ConfigTypeLong},
 		{"log.flush.offset.checkpoint.interval.ms", i64(cfg.LogFlushOffsetCheckpointInterval.Milliseconds()), kmsg.ConfigTypeInt},
 		{"samsa.log.writeback.bytes", i64(cfg.LogWritebackBytes), kmsg.ConfigTypeLong},
+		{"samsa.log.preallocate.bytes", i64(cfg.LogPreallocateBytes), kmsg.ConfigTypeLong},
 		{"log.cleaner.enable", strconv.FormatBool(cfg.LogCleanerEnable), kmsg.ConfigTypeBoolean},
 		{"log.cleaner.dedupe.buffer.size", i64(cfg.LogCleanerDedupeBufferSize), kmsg.ConfigTypeLong},
 		{"log.cleaner.io.max.bytes.per.second", f64(cfg.LogCleanerIOMaxBytesPerSec), kmsg.ConfigTypeDouble},

@@ -47,6 +47,7 @@ type Broker struct {
 	LogFlushIntervalMs     int64 // 0: unset
 	LogMessageTimestampLAT bool  // log.message.timestamp.type=LogAppendTime
 	LogWritebackBytes      int64 // samsa.log.writeback.bytes; 0: left to the kernel
+	LogPreallocateBytes    int64 // samsa.log.preallocate.bytes; 0: blocks allocated as written
 
 	// LogFlushOffsetCheckpointInterval (log.flush.offset.checkpoint.interval.ms):
 	// how often every log with data past its recovery point is fsynced and
@@ -114,6 +115,7 @@ func Defaults() Broker {
 		LogIndexSizeMaxBytes:     10 << 20,
 		LogFlushIntervalMsgs:     1,
 		LogWritebackBytes:        4 << 20,
+		LogPreallocateBytes:      8 << 20,
 		MessageMaxBytes:          1048588,
 		SocketRequestMaxBytes:    104857600,
 		ConnectionsMaxIdle:       10 * time.Minute,
@@ -270,6 +272,8 @@ func FromProperties(props map[string]string) (Broker, []string, error) {
 			c.LogIndexIntervalBytes = int(n)
 		case "samsa.log.writeback.bytes":
 			c.LogWritebackBytes, err = parseInt64(v, 0, math.MaxInt64)
+		case "samsa.log.preallocate.bytes":
+			c.LogPreallocateBytes, err = parseInt64(v, 0, math.MaxInt32)
 		case "log.index.size.max.bytes":
 			var n int32
 			n, err = parseInt32(v, 4, math.MaxInt32)

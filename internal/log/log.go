@@ -36,6 +36,9 @@ type Config struct {
 	// whenever this many bytes of whole pages have been appended since the
 	// last start (see writeback.go); 0 leaves it to the kernel.
 	WritebackBytes int64
+	// PreallocateBytes reserves up to this many bytes of disk blocks ahead
+	// of the active segment's end (see preallocate.go); 0 does not.
+	PreallocateBytes int64
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -76,6 +79,8 @@ func (c Config) normalize() (Config, error) {
 		return c, fmt.Errorf("index.interval.bytes %d: must not be negative", c.IndexIntervalBytes)
 	case c.WritebackBytes < 0:
 		return c, fmt.Errorf("writeback bytes %d: must not be negative", c.WritebackBytes)
+	case c.PreallocateBytes < 0:
+		return c, fmt.Errorf("preallocate bytes %d: must not be negative", c.PreallocateBytes)
 	}
 	return c, nil
 }
@@ -102,6 +107,7 @@ type Log struct {
 	wbSeg        *segment // segment of wbPos (appender-owned, writeback.go)
 	wbPos        int64    // bytes of wbSeg already handed to writeback
 	wbReqs       chan writebackReq
+	preallocOff  bool // the file system refused to preallocate (appender-owned)
 
 	mu       sync.RWMutex
 	segs     []*segment // mu: ordered by base offset; the last one is active
@@ -231,8 +237,10 @@ func (l *Log) Append(buf []byte, hs []BatchHeader) error {
 	// Only this goroutine writes active.size and the index slices, so they
 	// can be read here without mu.
 	start := active.size
+	l.preallocate(active, start, start+int64(len(buf)))
 	if _, err := active.log.WriteAt(buf, start); err != nil {
 		_ = active.log.Truncate(start) // drop a partial write
+		active.prealloc = min(active.prealloc, start)
 		return fmt.Errorf("append to %s at %d: %w", active.logPath, start, err)
 	}
 	x := l.segmentIndexer(active)
@@ -249,6 +257,7 @@ func (l *Log) Append(buf []byte, hs []BatchHeader) error {
 	l.scratchIdx, err = active.writeIndexEntries(l.scratchIdx, nOff, x.newOffs, nTime, x.newTimes)
 	if err != nil {
 		_ = active.log.Truncate(start)
+		active.prealloc = min(active.prealloc, start)
 		_ = active.offIdx.file.Truncate(int64(nOff) * offsetEntrySize)
 		_ = active.timeIdx.file.Truncate(int64(nTime) * timeEntrySize)
 		return err
@@ -322,6 +331,7 @@ func (l *Log) shouldRoll(s *segment, n int64, lastOffset int64, nowMs int64) boo
 
 // roll finishes the active segment and starts a new one at base.
 func (l *Log) roll(old *segment, base int64) (*segment, error) {
+	l.trimPreallocation(old)
 	x := l.segmentIndexer(old)
 	x.maybeTimeEntry(true)
 	if _, err := old.writeIndexEntries(nil, 0, nil, len(old.timeIdx.entries), x.newTimes); err != nil {
@@ -496,6 +506,7 @@ func (l *Log) Close() error {
 
 	var errs []error
 	active := l.segs[len(l.segs)-1]
+	l.trimPreallocation(active)
 	x := l.segmentIndexer(active)
 	x.maybeTimeEntry(true)
 	if _, err := active.writeIndexEntries(nil, 0, nil, len(active.timeIdx.entries), x.newTimes); err != nil {

@@ -387,6 +387,7 @@ func (l *Log) recoverSegment(s *segment, minOffset int64, last bool, rp recovery
 			return false, fmt.Errorf("truncate %s: %w", s.logPath, err)
 		}
 		s.size = end
+		s.prealloc = min(s.prealloc, end) // truncation freed the rest
 		truncated = true
 	}
 	if !last || truncated {

@@ -68,6 +68,7 @@ type segment struct {
 	maxTsOffset int64 // mu: last offset of the first batch carrying maxTs
 
 	bytesSinceIndex int64 // appender: log bytes since the last offset index entry
+	prealloc        int64 // appender: file blocks below it are reserved (preallocate.go)
 	rollBaseMs      int64 // appender: wall-clock ms of the first append, -1 if empty
 
 	indexMissing bool // Open found no .index or .timeindex file
@@ -120,6 +121,9 @@ func openSegment(dir string, base int64) (*segment, error) {
 		return nil, fmt.Errorf("stat %s: %w", s.logPath, err)
 	}
 	s.size = st.Size()
+	// Blocks a crash left reserved past the end count as a reservation, to
+	// be given back when the segment rolls.
+	s.prealloc = allocatedBytes(st)
 	return s, nil
 }
 
