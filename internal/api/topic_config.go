@@ -171,6 +171,19 @@ func (b *Broker) effectiveTopicConfig(explicit map[string]string) map[string]str
 	return out
 }
 
+// preallocateBytes is the reservation ahead of a partition's active
+// segment: none when every append is fsynced (flush.messages=1). Then each
+// fsync also converts the reserved blocks it wrote to written ones, and
+// produce with fsync on measured 10-15% slower with preallocation (1 KiB
+// records, 8 partitions, 4 producers), against less CPU with flushing left
+// to the OS.
+func preallocateBytes(configured, flushMessages int64) int64 {
+	if flushMessages == 1 {
+		return 0
+	}
+	return configured
+}
+
 // partitionConfig resolves a topic's explicit configs over the broker's
 // into what a partition runs with.
 func (b *Broker) partitionConfig(explicit map[string]string) (partition.Config, error) {
@@ -189,7 +202,7 @@ func (b *Broker) partitionConfig(explicit map[string]string) (partition.Config, 
 			SegmentIndexBytes:  int(n("segment.index.bytes")),
 			IndexIntervalBytes: int(n("index.interval.bytes")),
 			WritebackBytes:     b.cfg.LogWritebackBytes,
-			PreallocateBytes:   b.cfg.LogPreallocateBytes,
+			PreallocateBytes:   preallocateBytes(b.cfg.LogPreallocateBytes, n("flush.messages")),
 		},
 		MaxMessageBytes:      int(n("max.message.bytes")),
 		FlushMessages:        n("flush.messages"),
