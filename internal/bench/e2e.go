@@ -114,6 +114,7 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (*Summary, error) {
 	sum.E2E = &E2EResult{
 		Latency:  LatencyOf(&rcv.hist),
 		Received: rcv.received,
+		Bytes:    rcv.received * int64(cfg.RecordSize),
 		Missing:  max(0, acked-rcv.received),
 		Warmup:   cfg.Warmup.Seconds(),
 	}

@@ -322,6 +322,29 @@ func TestRawProduceStartedBroker(t *testing.T) {
 	}
 }
 
+// TestE2EStartedBroker checks that an e2e run counts what its consumer
+// read as moved, like the read-backs of a produce run.
+func TestE2EStartedBroker(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := E2ERun{
+		E2E: E2EConfig{ProduceConfig: ProduceConfig{Topic: "e2e", RecordSize: 200, Records: 2000, Partitions: 2, Producers: 1,
+			Rate: 20000, ClientConfig: ClientConfig{Brokers: []string{"unused"}}}},
+		Broker: &BrokerSpec{Command: "env " + helperPortEnv + "={port} " + exe + " -test.run=^$", DataDirBase: t.TempDir()},
+	}.Run(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.E2E.Received != 2000 || sum.E2E.Bytes != 400_000 {
+		t.Fatalf("e2e %+v", sum.E2E)
+	}
+	if b := sum.Broker; b == nil || b.BytesMoved != 800_000 {
+		t.Fatalf("broker stats %+v", b)
+	}
+}
+
 func TestRawProduceNotForE2E(t *testing.T) {
 	cc := ClientConfig{Brokers: []string{"127.0.0.1:1"}}
 	_, err := RunE2E(testContext(t), E2EConfig{ProduceConfig: ProduceConfig{

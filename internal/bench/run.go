@@ -67,6 +67,9 @@ func (s *brokerSession) finish(sum *Summary) error {
 	if sum.ConsumeRaw != nil {
 		moved += sum.ConsumeRaw.Bytes
 	}
+	if sum.E2E != nil {
+		moved += sum.E2E.Bytes
+	}
 	s.stats.BytesMoved = moved
 	if moved > 0 {
 		s.stats.CPUSecondsPerGB = s.stats.CPUSeconds / (float64(moved) / 1e9)

@@ -98,6 +98,9 @@ type Latency struct {
 type E2EResult struct {
 	Latency  Latency `json:"latency"`
 	Received int64   `json:"received"`
+	// Bytes is the record payload received (every e2e record has a value
+	// of the record size and no key).
+	Bytes int64 `json:"bytes"`
 	// Missing is how many acknowledged records the consumer never saw.
 	Missing int64   `json:"missing"`
 	Warmup  float64 `json:"warmup_seconds"`
@@ -114,7 +117,8 @@ type BrokerStats struct {
 	ConsumeCPUSeconds float64 `json:"consume_cpu_seconds,omitempty"`
 	// ConsumeRawCPUSeconds is the broker's CPU time in the raw read-back.
 	ConsumeRawCPUSeconds float64 `json:"consume_raw_cpu_seconds,omitempty"`
-	// BytesMoved is the record payload produced plus consumed.
+	// BytesMoved is the record payload produced plus consumed (by the
+	// read-backs, or by the e2e consumer).
 	BytesMoved      int64   `json:"bytes_moved"`
 	CPUSecondsPerGB float64 `json:"cpu_seconds_per_gb"`
 	// PeakRSSBytes is the process's high-water resident set (VmHWM).
