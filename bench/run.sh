@@ -156,6 +156,10 @@ e2e_workload 07-e2e-1k-8p-os false 01-1k-8p-all-os 1024 --partitions 8 --acks al
 # The same with a consumer that reads the send times from raw fetches: less
 # of the load generator's CPU on the 2 cores the broker shares.
 e2e_workload 07b-e2e-raw-1k-8p-os false 01-1k-8p-all-os 1024 --partitions 8 --acks all --producers 1 --consume-raw
+# Below the knee: a quarter of the maximum rate. At half of it the load
+# generator's franz-go producer and consumer and the broker together fill
+# 2 cores, so row 07 shows the machine saturating as much as the broker.
+e2e_workload 07c-e2e-quarter-1k-8p-os false 01-1k-8p-all-os 1024 --partitions 8 --acks all --producers 1 --rate-fraction 0.25
 e2e_workload 08-e2e-1k-8p-fsync true 02-1k-8p-all-fsync 1024 --partitions 8 --acks all --producers 4
 if [[ $long == yes ]]; then
 	# Memory bound: 20 GiB through 100 partitions (Samsa only: kfake would
