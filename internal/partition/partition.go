@@ -62,6 +62,11 @@ type Partition struct {
 	unflushed   int64     // messages appended since the last requested flush
 	oldestDirty time.Time // when the oldest unflushed append happened
 	closed      bool
+	// txnOpen is false only while no transaction is ongoing here. It is
+	// set before a transactional batch is appended and cleared under mu
+	// once the last ongoing transaction ends, so that LastStableOffset
+	// can answer without mu, which appends hold across their write.
+	txnOpen atomic.Bool
 
 	waitMu  sync.Mutex
 	waiters map[*Waiter]struct{}
@@ -85,8 +90,10 @@ func Open(dir, topic string, index int32, cfg Config, clean bool, logger *slog.L
 	if now == nil {
 		now = time.Now
 	}
-	return &Partition{Topic: topic, Index: index, dir: dir, cfg: cfg, log: l, lg: lg,
-		producers: ps, txns: txns, waiters: make(map[*Waiter]struct{}), now: now}, nil
+	p := &Partition{Topic: topic, Index: index, dir: dir, cfg: cfg, log: l, lg: lg,
+		producers: ps, txns: txns, waiters: make(map[*Waiter]struct{}), now: now}
+	p.txnOpen.Store(len(txns.Ongoing) > 0)
+	return p, nil
 }
 
 // LeaderEpoch is the partition's leader epoch (constant on a single node).
@@ -179,6 +186,9 @@ func (p *Partition) AppendQuiet(records []byte) (AppendResult, error) {
 		if !h.IsTransactional() {
 			continue
 		}
+		// Before the batch is visible: a reader that sees it in the log
+		// end offset then sees this too (LastStableOffset).
+		p.txnOpen.Store(true)
 		if _, open := p.txns.Ongoing[h.ProducerID]; open {
 			continue
 		}

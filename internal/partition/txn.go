@@ -124,6 +124,9 @@ func (p *Partition) WriteMarker(producerID int64, epoch int16, commit bool, coor
 	}
 	p.txns.observe(h, commit)
 	p.producers.update(h, -1)
+	if len(p.txns.Ongoing) == 0 {
+		p.txnOpen.Store(false)
+	}
 	p.mu.Unlock()
 	p.Wake()
 	return p.log.Sync, nil
@@ -131,6 +134,13 @@ func (p *Partition) WriteMarker(producerID int64, epoch int16, commit bool, coor
 
 // LastStableOffset is the offset below which every transaction has ended.
 func (p *Partition) LastStableOffset() int64 {
+	// Without a transaction it is the log end offset, read without mu
+	// (held by an append across its write). The end offset is read first:
+	// a transactional batch it includes set txnOpen before it was
+	// appended.
+	if leo := p.log.LogEndOffset(); !p.txnOpen.Load() {
+		return leo
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.txns.lso(p.log.LogEndOffset())

@@ -1,0 +1,86 @@
+package partition
+
+import (
+	"testing"
+	"time"
+
+	"github.com/samsa-kafka/samsa/internal/log"
+)
+
+// TestLastStableOffsetWithoutTransactions checks that LastStableOffset
+// follows transactions (the first offset of the oldest open one, else the
+// log end offset, also after a reopen with one open), and that without an
+// open transaction it answers while an append holds the partition lock,
+// while with one it waits for the append.
+func TestLastStableOffsetWithoutTransactions(t *testing.T) {
+	dir := t.TempDir()
+	p := openPartition(t, dir, testConfig())
+	p.SetTxnVerifier(func(int64, int16) error { return nil })
+	txnBatch := func(pid int64) []byte {
+		return log.EncodeBatch(log.BatchSpec{Timestamp: defaultCreateTime, ProducerID: pid, ProducerEpoch: 0, Transactional: true},
+			[]log.Record{{Value: []byte("x")}})
+	}
+
+	mustAppend(t, p, request(plain(3)))
+	if got := p.LastStableOffset(); got != 3 {
+		t.Fatalf("no transaction: LSO %d, want 3", got)
+	}
+	// An append in progress holds mu: without a transaction the LSO does
+	// not wait for it.
+	p.mu.Lock()
+	first := make(chan int64, 1)
+	go func() { first <- p.LastStableOffset() }()
+	waited := false
+	select {
+	case got := <-first:
+		if got != 3 {
+			t.Errorf("LSO during an append: %d, want 3", got)
+		}
+	case <-time.After(2 * time.Second):
+		waited = true
+	}
+	p.mu.Unlock()
+	if waited {
+		<-first
+		t.Fatal("LastStableOffset waited for the partition lock without a transaction")
+	}
+
+	res := mustAppend(t, p, txnBatch(7)) // opens a transaction at offset 3
+	mustAppend(t, p, request(plain(2)))
+	if got := p.LastStableOffset(); got != res.BaseOffset {
+		t.Fatalf("open transaction from %d: LSO %d", res.BaseOffset, got)
+	}
+	// With one open, the lock is needed: the answer waits for the append.
+	p.mu.Lock()
+	done := make(chan int64, 1)
+	go func() { done <- p.LastStableOffset() }()
+	select {
+	case got := <-done:
+		t.Fatalf("LSO %d returned while the lock was held with a transaction open", got)
+	case <-time.After(50 * time.Millisecond):
+	}
+	p.mu.Unlock()
+	if got := <-done; got != res.BaseOffset {
+		t.Fatalf("LSO after the lock: %d, want %d", got, res.BaseOffset)
+	}
+
+	// Reopened with the transaction still open, the state comes back.
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p = openPartition(t, dir, testConfig())
+	p.SetTxnVerifier(func(int64, int16) error { return nil })
+	if got := p.LastStableOffset(); got != res.BaseOffset {
+		t.Fatalf("reopened with a transaction open: LSO %d, want %d", got, res.BaseOffset)
+	}
+	durable, err := p.WriteMarker(7, 0, true, 0)
+	if err != nil || durable() != nil {
+		t.Fatal(err)
+	}
+	if got, leo := p.LastStableOffset(), p.HighWatermark(); got != leo {
+		t.Fatalf("after the commit: LSO %d, log end %d", got, leo)
+	}
+	if p.txnOpen.Load() {
+		t.Fatal("no transaction is open, but txnOpen is still set")
+	}
+}
