@@ -62,13 +62,5 @@ func (l *Log) trimPreallocation(s *segment) {
 
 // fallocateKeepSize reserves n bytes of f from off without changing its size.
 func fallocateKeepSize(f *os.File, off, n int64) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var ferr error
-	if err := rc.Control(func(fd uintptr) { ferr = fallocate(fd, off, n) }); err != nil {
-		return err
-	}
-	return ferr
+	return withFD(f, func(fd uintptr) error { return fallocate(fd, off, n) })
 }

@@ -89,13 +89,19 @@ func (l *Log) writebackWorker(reqs chan writebackReq) {
 // is advisory: callers ignore the error (a failing disk is reported by the
 // next fsync, which is what durability rests on).
 func startWriteback(f *os.File, off, n int64) error {
+	return withFD(f, func(fd uintptr) error { return syncFileRangeWrite(fd, off, n) })
+}
+
+// withFD runs fn on f's file descriptor (kept open meanwhile) and returns
+// its error.
+func withFD(f *os.File, fn func(fd uintptr) error) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return err
 	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) { serr = syncFileRangeWrite(fd, off, n) }); err != nil {
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = fn(fd) }); err != nil {
 		return err
 	}
-	return serr
+	return ferr
 }
