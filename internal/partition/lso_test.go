@@ -83,4 +83,46 @@ func TestLastStableOffsetWithoutTransactions(t *testing.T) {
 	if p.txnOpen.Load() {
 		t.Fatal("no transaction is open, but txnOpen is still set")
 	}
+
+	// An aborted transaction, then a read_committed read while an append
+	// holds the lock: it does not wait, and lists the aborted span.
+	ab := mustAppend(t, p, txnBatch(9))
+	durable, err = p.WriteMarker(9, 0, false, 0)
+	if err != nil || durable() != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, p, request(plain(1)))
+	type readResult struct {
+		rr      log.ReadResult
+		aborted []AbortedTxn
+		err     error
+	}
+	p.mu.Lock()
+	rc := make(chan readResult, 1)
+	go func() {
+		rr, aborted, err := p.ReadCommitted(0, 1<<20, true)
+		rc <- readResult{rr, aborted, err}
+	}()
+	var got readResult
+	waited = false
+	select {
+	case got = <-rc:
+	case <-time.After(2 * time.Second):
+		waited = true
+	}
+	p.mu.Unlock()
+	if waited {
+		<-rc
+		t.Fatal("ReadCommitted waited for the partition lock without a transaction open")
+	}
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	defer got.rr.Release()
+	if len(got.aborted) != 1 || got.aborted[0].ProducerID != 9 || got.aborted[0].FirstOffset != ab.BaseOffset {
+		t.Fatalf("aborted %+v, want producer 9 from %d", got.aborted, ab.BaseOffset)
+	}
+	if got.rr.Size == 0 {
+		t.Fatal("read_committed read returned nothing below the LSO")
+	}
 }

@@ -67,6 +67,9 @@ type Partition struct {
 	// once the last ongoing transaction ends, so that LastStableOffset
 	// can answer without mu, which appends hold across their write.
 	txnOpen atomic.Bool
+	// aborted is txns.Aborted as of the last marker, for read_committed
+	// fetches without mu (publishTxnState).
+	aborted atomic.Pointer[[]AbortedTxn]
 
 	waitMu  sync.Mutex
 	waiters map[*Waiter]struct{}
@@ -92,7 +95,7 @@ func Open(dir, topic string, index int32, cfg Config, clean bool, logger *slog.L
 	}
 	p := &Partition{Topic: topic, Index: index, dir: dir, cfg: cfg, log: l, lg: lg,
 		producers: ps, txns: txns, waiters: make(map[*Waiter]struct{}), now: now}
-	p.txnOpen.Store(len(txns.Ongoing) > 0)
+	p.publishTxnState()
 	return p, nil
 }
 

@@ -64,13 +64,14 @@ func (t *txnState) lso(hw int64) int64 {
 	return hw
 }
 
-// abortedIn returns the aborted transactions that overlap [from, to).
-func (t *txnState) abortedIn(from, to int64) []AbortedTxn {
-	i := sort.Search(len(t.Aborted), func(i int) bool { return t.Aborted[i].LastOffset >= from })
+// abortedIn returns the transactions of aborted (sorted by LastOffset)
+// that overlap [from, to).
+func abortedIn(aborted []AbortedTxn, from, to int64) []AbortedTxn {
+	i := sort.Search(len(aborted), func(i int) bool { return aborted[i].LastOffset >= from })
 	var out []AbortedTxn
-	for ; i < len(t.Aborted); i++ {
-		if t.Aborted[i].FirstOffset < to {
-			out = append(out, t.Aborted[i])
+	for ; i < len(aborted); i++ {
+		if aborted[i].FirstOffset < to {
+			out = append(out, aborted[i])
 		}
 	}
 	return out
@@ -124,12 +125,21 @@ func (p *Partition) WriteMarker(producerID int64, epoch int16, commit bool, coor
 	}
 	p.txns.observe(h, commit)
 	p.producers.update(h, -1)
-	if len(p.txns.Ongoing) == 0 {
-		p.txnOpen.Store(false)
-	}
+	p.publishTxnState()
 	p.mu.Unlock()
 	p.Wake()
 	return p.log.Sync, nil
+}
+
+// publishTxnState makes the transaction state that readers use without mu
+// follow p.txns after a marker (or at open); the caller holds mu or has
+// not shared p yet. The aborted list is a snapshot of the slice: entries
+// are only ever appended past its length or dropped from its front, never
+// changed in place.
+func (p *Partition) publishTxnState() {
+	a := p.txns.Aborted
+	p.aborted.Store(&a)
+	p.txnOpen.Store(len(p.txns.Ongoing) > 0)
 }
 
 // LastStableOffset is the offset below which every transaction has ended.
@@ -150,9 +160,7 @@ func (p *Partition) LastStableOffset() int64 {
 // returns the aborted transactions overlapping what it returns, for a
 // read_committed consumer to filter (Kafka's fetch protocol).
 func (p *Partition) ReadCommitted(offset int64, maxBytes int, minOneBatch bool) (log.ReadResult, []AbortedTxn, error) {
-	p.mu.Lock()
-	lso := p.txns.lso(p.log.LogEndOffset())
-	p.mu.Unlock()
+	lso := p.LastStableOffset()
 	if offset >= lso {
 		if offset > p.log.LogEndOffset() || offset < p.log.LogStartOffset() {
 			return log.ReadResult{}, nil, log.ErrOffsetOutOfRange
@@ -182,9 +190,8 @@ func (p *Partition) ReadCommitted(offset int64, maxBytes int, minOneBatch bool) 
 		end += int64(h.Size())
 	}
 	rr.Size = end
-	p.mu.Lock()
-	aborted := p.txns.abortedIn(offset, lso)
-	p.mu.Unlock()
+	// Loaded after the LSO: it lists every transaction aborted below it.
+	aborted := abortedIn(*p.aborted.Load(), offset, lso)
 	return rr, aborted, nil
 }
 
