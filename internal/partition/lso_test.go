@@ -27,22 +27,12 @@ func TestLastStableOffsetWithoutTransactions(t *testing.T) {
 	}
 	// An append in progress holds mu: without a transaction the LSO does
 	// not wait for it.
-	p.mu.Lock()
-	first := make(chan int64, 1)
-	go func() { first <- p.LastStableOffset() }()
-	waited := false
-	select {
-	case got := <-first:
-		if got != 3 {
-			t.Errorf("LSO during an append: %d, want 3", got)
-		}
-	case <-time.After(2 * time.Second):
-		waited = true
-	}
-	p.mu.Unlock()
-	if waited {
-		<-first
+	var lso int64
+	if whileLocked(p, func() { lso = p.LastStableOffset() }) {
 		t.Fatal("LastStableOffset waited for the partition lock without a transaction")
+	}
+	if lso != 3 {
+		t.Errorf("LSO during an append: %d, want 3", lso)
 	}
 
 	res := mustAppend(t, p, txnBatch(7)) // opens a transaction at offset 3
@@ -92,27 +82,12 @@ func TestLastStableOffsetWithoutTransactions(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustAppend(t, p, request(plain(1)))
-	type readResult struct {
+	var got struct {
 		rr      log.ReadResult
 		aborted []AbortedTxn
 		err     error
 	}
-	p.mu.Lock()
-	rc := make(chan readResult, 1)
-	go func() {
-		rr, aborted, err := p.ReadCommitted(0, 1<<20, true)
-		rc <- readResult{rr, aborted, err}
-	}()
-	var got readResult
-	waited = false
-	select {
-	case got = <-rc:
-	case <-time.After(2 * time.Second):
-		waited = true
-	}
-	p.mu.Unlock()
-	if waited {
-		<-rc
+	if whileLocked(p, func() { got.rr, got.aborted, got.err = p.ReadCommitted(0, 1<<20, true) }) {
 		t.Fatal("ReadCommitted waited for the partition lock without a transaction open")
 	}
 	if got.err != nil {
@@ -125,4 +100,21 @@ func TestLastStableOffsetWithoutTransactions(t *testing.T) {
 	if got.rr.Size == 0 {
 		t.Fatal("read_committed read returned nothing below the LSO")
 	}
+}
+
+// whileLocked holds p.mu, as an append does across its write, runs f and
+// reports whether f waited for the lock (had not returned within 2 s). f
+// has returned when whileLocked does.
+func whileLocked(p *Partition, f func()) (waited bool) {
+	p.mu.Lock()
+	done := make(chan struct{})
+	go func() { f(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		waited = true
+	}
+	p.mu.Unlock()
+	<-done
+	return waited
 }
