@@ -101,13 +101,14 @@ type Log struct {
 	appendMu sync.Mutex // serialises Append, roll and Close
 
 	// Appender-owned scratch space, reused to keep Append allocation-free.
-	scratchIdx   []byte
-	scratchOffs  []offsetEntry
-	scratchTimes []timeEntry
-	wbSeg        *segment // segment of wbPos (appender-owned, writeback.go)
-	wbPos        int64    // bytes of wbSeg already handed to writeback
-	wbReqs       chan writebackReq
-	preallocOff  bool // the file system refused to preallocate (appender-owned)
+	scratchIdx      []byte
+	scratchOffs     []offsetEntry
+	scratchTimes    []timeEntry
+	wbSeg           *segment // segment of wbPos (appender-owned, writeback.go)
+	wbPos           int64    // bytes of wbSeg already handed to writeback
+	wbReqs          chan writebackReq
+	preallocOff     bool // the file system refused to preallocate, or gains nothing (appender-owned)
+	preallocChecked bool // preallocOff reflects the file system (appender-owned)
 
 	mu       sync.RWMutex
 	segs     []*segment // mu: ordered by base offset; the last one is active

@@ -34,6 +34,15 @@ func (l *Log) preallocate(s *segment, start, end int64) {
 	if n <= 0 || !preallocSupported || l.preallocOff || end <= s.prealloc {
 		return
 	}
+	if !l.preallocChecked {
+		// In memory (tmpfs) nothing is allocated per block as it is
+		// written, and a reservation would only hold memory.
+		l.preallocChecked = true
+		if inMemoryFS(l.dir) {
+			l.preallocOff = true
+			return
+		}
+	}
 	to := end + min(n, max(end, minPreallocate))
 	to = max(min(to, l.cfg.SegmentBytes), end)
 	from := max(s.prealloc, start)

@@ -26,3 +26,14 @@ func allocatedBytes(fi os.FileInfo) int64 {
 	}
 	return 0
 }
+
+// inMemoryFS reports whether dir is on tmpfs or ramfs.
+func inMemoryFS(dir string) bool {
+	const tmpfsMagic, ramfsMagic = 0x01021994, 0x858458f6
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return false
+	}
+	t := uint32(st.Type) // int32 on some ports, int64 on others
+	return t == tmpfsMagic || t == ramfsMagic
+}

@@ -106,3 +106,29 @@ func TestPreallocateOff(t *testing.T) {
 		t.Fatalf("%d bytes allocated for %d of data with preallocation off", a, size)
 	}
 }
+
+// TestPreallocateNotInMemory checks that a log on tmpfs reserves nothing:
+// there a reservation saves no work and holds memory.
+func TestPreallocateNotInMemory(t *testing.T) {
+	if !preallocSupported {
+		t.Skip("no preallocation on this platform")
+	}
+	base, err := os.MkdirTemp("/dev/shm", "samsa-prealloc-")
+	if err != nil || !inMemoryFS(base) {
+		t.Skip("no tmpfs at /dev/shm")
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	cfg := DefaultConfig()
+	cfg.PreallocateBytes = 1 << 20
+	l := openT(t, base, cfg, true)
+	for i := 0; i < 20; i++ {
+		appendT(t, l, simpleBatch(t, 0, 13, 1000, 1))
+	}
+	if !l.preallocOff {
+		t.Fatal("a log on tmpfs still preallocates")
+	}
+	f := segmentFiles(t, base)[0]
+	if a, size := allocated(t, f), fileSize(t, f); a > pageCeil(size) {
+		t.Fatalf("%d bytes allocated for %d of data on tmpfs", a, size)
+	}
+}
