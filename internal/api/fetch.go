@@ -62,7 +62,7 @@ func (b *Broker) handleFetch(ctx context.Context, rc *server.RequestContext, req
 		unregister()
 		return rc.Ready(f.reply())
 	}
-	return func() server.Response {
+	return rc.Inline(func() server.Response {
 		defer unregister()
 		timer := time.NewTimer(time.Until(deadline))
 		defer timer.Stop()
@@ -79,7 +79,7 @@ func (b *Broker) handleFetch(ctx context.Context, rc *server.RequestContext, req
 				return f.reply()
 			}
 		}
-	}
+	})
 }
 
 type fetchOp struct {

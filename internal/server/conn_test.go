@@ -660,3 +660,78 @@ func TestReadyRepliesInOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestInlineReplies: an Inline reply with nothing queued before it is
+// waited for by the reader, which handles the next request only once it
+// is written (as Kafka serves one request per connection at a time);
+// behind a queued reply it goes to the writer like any other, and the
+// responses stay in request order either way.
+func TestInlineReplies(t *testing.T) {
+	h := newHandler()
+	_, addr := start(t, Config{}, h)
+	c := dial(t, addr)
+	c.write(append(frame("inline-a", metadataReq(12), 1), frame("fast-b", metadataReq(12), 2)...))
+	h.waitHandled(t, 1)
+	select {
+	case rc := <-h.handled:
+		t.Fatalf("request %d handled while the inline reply before it waits", rc.CorrelationID)
+	case <-time.After(100 * time.Millisecond):
+	}
+	h.release("a")
+	h.waitHandled(t, 1)
+	for i, id := range []string{"inline-a", "fast-b"} {
+		if got := c.recvMetadata(12, int32(1+i)); got != id {
+			t.Fatalf("response %d is for %q, want %q", i, got, id)
+		}
+	}
+
+	// Behind a reply the writer holds, the reader reads on.
+	ids := []string{"slow-c", "inline-d", "fast-e"}
+	var pipelined []byte
+	for i, id := range ids {
+		pipelined = append(pipelined, frame(id, metadataReq(12), int32(10+i))...)
+	}
+	c.write(pipelined)
+	h.waitHandled(t, len(ids))
+	h.release("d")
+	h.release("c")
+	for i, id := range ids {
+		if got := c.recvMetadata(12, int32(10+i)); got != id {
+			t.Fatalf("response %d is for %q, want %q", i, got, id)
+		}
+	}
+}
+
+// TestShutdownWaitsForInlineReply: a graceful shutdown waits for an inline
+// reply the reader is waiting for, as for one held by the writer, and
+// the reply still goes out.
+func TestShutdownWaitsForInlineReply(t *testing.T) {
+	h := newHandler()
+	s, addr := start(t, Config{IdleTimeout: time.Minute}, h)
+	c := dial(t, addr)
+	c.write(frame("inline-z", metadataReq(12), 1))
+	h.waitHandled(t, 1)
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		done <- s.Shutdown(ctx)
+	}()
+	waitFor(t, "the server to start shutting down", s.isClosing)
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned (%v) while an inline reply was in flight", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	h.release("z")
+	if got := c.recvMetadata(12, 1); got != "inline-z" {
+		t.Fatalf("got %q", got)
+	}
+	c.expectClosed()
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if len(h.ctxDone) != 0 {
+		t.Fatal("a graceful shutdown cancelled the inline reply")
+	}
+}

@@ -32,6 +32,7 @@ const waitLimit = 10 * time.Second
 //
 //	"noreply"       no response (a nil Reply, as for acks=0)
 //	"slow-NAME"     the reply waits until release(NAME) or the server's context ends
+//	"inline-NAME"   the same, marked Inline (the reader may wait for it)
 //	"body-NAME"     the reply is the pre-encoded Body registered with setBody(NAME)
 //	anything else   an immediate reply
 //
@@ -112,10 +113,10 @@ func (h *testHandler) Handle(ctx context.Context, rc *RequestContext, req kmsg.R
 		switch {
 		case id == "noreply":
 			return nil
-		case strings.HasPrefix(id, "slow-"):
-			name := strings.TrimPrefix(id, "slow-")
+		case strings.HasPrefix(id, "slow-"), strings.HasPrefix(id, "inline-"):
+			name := id[strings.IndexByte(id, '-')+1:]
 			g := h.gate(name)
-			return func() Response {
+			reply := func() Response {
 				select {
 				case <-g:
 				case <-ctx.Done():
@@ -123,6 +124,10 @@ func (h *testHandler) Handle(ctx context.Context, rc *RequestContext, req kmsg.R
 				}
 				return Response{Msg: resp}
 			}
+			if strings.HasPrefix(id, "inline-") {
+				return rc.Inline(reply)
+			}
+			return reply
 		case strings.HasPrefix(id, "body-"):
 			name := strings.TrimPrefix(id, "body-")
 			h.mu.Lock()

@@ -26,7 +26,8 @@ type RequestContext struct {
 	APIVersion    int16 // as sent by the client (may be unsupported for ApiVersions)
 	CorrelationID int32
 
-	ready bool // Handle answered with Ready
+	ready  bool // Handle answered with Ready
+	inline bool // Handle answered with Inline
 }
 
 // Ready returns a Reply for a response that is complete when Handle
@@ -37,6 +38,18 @@ type RequestContext struct {
 func (rc *RequestContext) Ready(resp Response) Reply {
 	rc.ready = true
 	return func() Response { return resp }
+}
+
+// Inline returns reply unchanged, marking it as one that the connection's
+// reading goroutine may wait for and write itself (when no earlier reply
+// is waiting), instead of handing it to the writer: a long poll, which no
+// later request on the connection could overtake anyway, since replies go
+// out in order. The connection reads its next request only once it is
+// written, as Kafka's broker does; not for waits that later requests help
+// end, such as a produce's fsync shared with the next appends.
+func (rc *RequestContext) Inline(reply Reply) Reply {
+	rc.inline = true
+	return reply
 }
 
 // Part is one piece of a pre-encoded response body: bytes, or a file range
