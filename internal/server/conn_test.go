@@ -290,13 +290,7 @@ func TestShutdownFinishesInFlightReplies(t *testing.T) {
 	c.write(append(frame("slow-a", metadataReq(12), 1), frame("fast", metadataReq(12), 2)...))
 	h.waitHandled(t, 2)
 
-	done := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-		defer cancel()
-		done <- s.Shutdown(ctx)
-	}()
-	waitFor(t, "the server to start shutting down", s.isClosing)
+	done := shutdownAsync(t, s)
 	// The idle connection is closed without waiting for anything.
 	idle.expectClosed()
 	select {
@@ -647,18 +641,10 @@ func TestReadyRepliesInOrder(t *testing.T) {
 		}
 	}
 	ids := []string{"fast-a", "plain", "fast-b", "slow-c", "fast-d", "fast-e"}
-	var pipelined []byte
-	for i, id := range ids {
-		pipelined = append(pipelined, frame(id, metadataReq(12), int32(10+i))...)
-	}
-	c.write(pipelined)
+	c.writeMetadataReqs(ids, 10)
 	h.waitHandled(t, 3+len(ids))
 	h.release("c")
-	for i, id := range ids {
-		if got := c.recvMetadata(12, int32(10+i)); got != id {
-			t.Fatalf("response %d is for %q, want %q", i, got, id)
-		}
-	}
+	c.expectMetadataReplies(t, ids, 10)
 }
 
 // TestInlineReplies: an Inline reply with nothing queued before it is
@@ -679,24 +665,32 @@ func TestInlineReplies(t *testing.T) {
 	}
 	h.release("a")
 	h.waitHandled(t, 1)
-	for i, id := range []string{"inline-a", "fast-b"} {
-		if got := c.recvMetadata(12, int32(1+i)); got != id {
-			t.Fatalf("response %d is for %q, want %q", i, got, id)
-		}
-	}
+	c.expectMetadataReplies(t, []string{"inline-a", "fast-b"}, 1)
 
 	// Behind a reply the writer holds, the reader reads on.
 	ids := []string{"slow-c", "inline-d", "fast-e"}
-	var pipelined []byte
-	for i, id := range ids {
-		pipelined = append(pipelined, frame(id, metadataReq(12), int32(10+i))...)
-	}
-	c.write(pipelined)
+	c.writeMetadataReqs(ids, 10)
 	h.waitHandled(t, len(ids))
 	h.release("d")
 	h.release("c")
+	c.expectMetadataReplies(t, ids, 10)
+}
+
+// writeMetadataReqs pipelines one Metadata request per client ID, with
+// correlation IDs from corr on, in a single write.
+func (c *client) writeMetadataReqs(ids []string, corr int32) {
+	var pipelined []byte
 	for i, id := range ids {
-		if got := c.recvMetadata(12, int32(10+i)); got != id {
+		pipelined = append(pipelined, frame(id, metadataReq(12), corr+int32(i))...)
+	}
+	c.write(pipelined)
+}
+
+// expectMetadataReplies reads the responses to writeMetadataReqs in order.
+func (c *client) expectMetadataReplies(t *testing.T, ids []string, corr int32) {
+	t.Helper()
+	for i, id := range ids {
+		if got := c.recvMetadata(12, corr+int32(i)); got != id {
 			t.Fatalf("response %d is for %q, want %q", i, got, id)
 		}
 	}
@@ -711,13 +705,7 @@ func TestShutdownWaitsForInlineReply(t *testing.T) {
 	c := dial(t, addr)
 	c.write(frame("inline-z", metadataReq(12), 1))
 	h.waitHandled(t, 1)
-	done := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-		defer cancel()
-		done <- s.Shutdown(ctx)
-	}()
-	waitFor(t, "the server to start shutting down", s.isClosing)
+	done := shutdownAsync(t, s)
 	select {
 	case err := <-done:
 		t.Fatalf("Shutdown returned (%v) while an inline reply was in flight", err)
@@ -734,4 +722,19 @@ func TestShutdownWaitsForInlineReply(t *testing.T) {
 	if len(h.ctxDone) != 0 {
 		t.Fatal("a graceful shutdown cancelled the inline reply")
 	}
+}
+
+// shutdownAsync starts a graceful Shutdown (bounded by waitLimit) and
+// returns once the server is closing; Shutdown's result arrives on the
+// channel.
+func shutdownAsync(t *testing.T, s *Server) <-chan error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		done <- s.Shutdown(ctx)
+	}()
+	waitFor(t, "the server to start shutting down", s.isClosing)
+	return done
 }
