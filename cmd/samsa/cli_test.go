@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/samsa-kafka/samsa/internal/config"
-	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
@@ -87,30 +86,12 @@ func runCLI(t *testing.T, addr, stdin string, args ...string) cliResult {
 // any stdin, and stdout going to a buffer the caller can watch meanwhile.
 func runCLIContext(t *testing.T, ctx context.Context, addr string, stdin io.Reader, stdout *syncBuffer, args ...string) cliResult {
 	t.Helper()
-	var cmd *cobra.Command
-	switch args[0] {
-	case "topics":
-		cmd = newTopicsCmd()
-	case "produce":
-		cmd = newProduceCmd()
-	case "consume":
-		cmd = newConsumeCmd()
-	case "configs":
-		cmd = newConfigsCmd()
-	case "logdirs":
-		cmd = newLogDirsCmd()
-	case "groups":
-		cmd = newGroupsCmd()
-	default:
-		t.Fatalf("runCLI: unknown command %q", args[0])
-	}
+	cmd := newRootCmd() // the subcommand is args[0], as on the command line
 	var stderr syncBuffer
 	cmd.SetIn(stdin)
 	cmd.SetOut(stdout)
 	cmd.SetErr(&stderr)
-	cmd.SetArgs(append(args[1:], "--bootstrap-server", addr, "--timeout", "5s"))
-	cmd.SilenceUsage = true
-	cmd.SilenceErrors = true
+	cmd.SetArgs(append(args, "--bootstrap-server", addr, "--timeout", "5s"))
 	err := cmd.ExecuteContext(ctx)
 	return cliResult{stdout: stdout.String(), stderr: stderr.String(), err: err}
 }

@@ -11,6 +11,14 @@ import (
 )
 
 func main() {
+	if err := newRootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "samsa:", err)
+		os.Exit(1)
+	}
+}
+
+// newRootCmd is the samsa command with every subcommand.
+func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "samsa",
 		Short:         "Kafka-compatible event streaming in one binary",
@@ -27,8 +35,5 @@ func main() {
 		newConfigsCmd(),
 		newLogDirsCmd(),
 	)
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "samsa:", err)
-		os.Exit(1)
-	}
+	return root
 }
