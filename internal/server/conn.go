@@ -129,7 +129,7 @@ func (c *conn) readLoop(replies chan<- pending) error {
 			continue
 		}
 		p.reply = reply
-		if (rc.ready || rc.inline) && c.queued.Load() == 0 {
+		if rc.inline && c.queued.Load() == 0 {
 			if err := c.writeReply(&wbuf, p); err != nil {
 				return fmt.Errorf("write: %w", err)
 			}

@@ -26,8 +26,7 @@ type RequestContext struct {
 	APIVersion    int16 // as sent by the client (may be unsupported for ApiVersions)
 	CorrelationID int32
 
-	ready  bool // Handle answered with Ready
-	inline bool // Handle answered with Inline
+	inline bool // Handle answered with Inline (or Ready)
 }
 
 // Ready returns a Reply for a response that is complete when Handle
@@ -36,8 +35,7 @@ type RequestContext struct {
 // on a busy machine, a context switch per request), when no earlier reply
 // is still waiting to be written.
 func (rc *RequestContext) Ready(resp Response) Reply {
-	rc.ready = true
-	return func() Response { return resp }
+	return rc.Inline(func() Response { return resp })
 }
 
 // Inline returns reply unchanged, marking it as one that the connection's
