@@ -101,14 +101,13 @@ type Log struct {
 	appendMu sync.Mutex // serialises Append, roll and Close
 
 	// Appender-owned scratch space, reused to keep Append allocation-free.
-	scratchIdx      []byte
-	scratchOffs     []offsetEntry
-	scratchTimes    []timeEntry
-	wbSeg           *segment // segment of wbPos (appender-owned, writeback.go)
-	wbPos           int64    // bytes of wbSeg already handed to writeback
-	wbReqs          chan writebackReq
-	preallocOff     bool // the file system refused to preallocate, or gains nothing (appender-owned)
-	preallocChecked bool // preallocOff reflects the file system (appender-owned)
+	scratchIdx   []byte
+	scratchOffs  []offsetEntry
+	scratchTimes []timeEntry
+	wbSeg        *segment // segment of wbPos (appender-owned, writeback.go)
+	wbPos        int64    // bytes of wbSeg already handed to writeback
+	wbReqs       chan writebackReq
+	preallocOff  bool // the file system refused to preallocate, or gains nothing (appender-owned)
 
 	mu       sync.RWMutex
 	segs     []*segment // mu: ordered by base offset; the last one is active
@@ -240,8 +239,7 @@ func (l *Log) Append(buf []byte, hs []BatchHeader) error {
 	start := active.size
 	l.preallocate(active, start, start+int64(len(buf)))
 	if _, err := active.log.WriteAt(buf, start); err != nil {
-		_ = active.log.Truncate(start) // drop a partial write
-		active.prealloc = min(active.prealloc, start)
+		_ = active.truncateLog(start) // drop a partial write
 		return fmt.Errorf("append to %s at %d: %w", active.logPath, start, err)
 	}
 	x := l.segmentIndexer(active)
@@ -257,8 +255,7 @@ func (l *Log) Append(buf []byte, hs []BatchHeader) error {
 	nOff, nTime := len(active.offIdx.entries), len(active.timeIdx.entries)
 	l.scratchIdx, err = active.writeIndexEntries(l.scratchIdx, nOff, x.newOffs, nTime, x.newTimes)
 	if err != nil {
-		_ = active.log.Truncate(start)
-		active.prealloc = min(active.prealloc, start)
+		_ = active.truncateLog(start)
 		_ = active.offIdx.file.Truncate(int64(nOff) * offsetEntrySize)
 		_ = active.timeIdx.file.Truncate(int64(nTime) * timeEntrySize)
 		return err

@@ -26,7 +26,7 @@ const minPreallocate = 64 << 10
 
 // preallocate reserves blocks of s for an append of [start, end) and some
 // way beyond it. Called by the appender before writing; s.prealloc and
-// l.preallocOff are appender-owned. Failure is not an error: the append
+// l.preallocOff (set at Open on tmpfs) are appender-owned. Failure is not an error: the append
 // then allocates as it writes, and a file system that cannot reserve is not
 // asked again.
 func (l *Log) preallocate(s *segment, start, end int64) {
@@ -34,23 +34,18 @@ func (l *Log) preallocate(s *segment, start, end int64) {
 	if n <= 0 || !preallocSupported || l.preallocOff || end <= s.prealloc {
 		return
 	}
-	if !l.preallocChecked {
-		// In memory (tmpfs) nothing is allocated per block as it is
-		// written, and a reservation would only hold memory.
-		l.preallocChecked = true
-		if inMemoryFS(l.dir) {
-			l.preallocOff = true
-			return
-		}
-	}
 	to := end + min(n, max(end, minPreallocate))
 	to = max(min(to, l.cfg.SegmentBytes), end)
 	from := max(s.prealloc, start)
 	if err := fallocateKeepSize(s.log, from, to-from); err != nil {
 		if errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOSYS) {
 			l.preallocOff = true
-			l.logger.Debug("file system does not preallocate; appends allocate as they write", "dir", l.dir, "err", err)
+			l.logger.Info("file system does not preallocate; appends allocate as they write", "err", err)
+			return
 		}
+		// ENOSPC and the like: the write that follows reports what
+		// matters; the next append past the reservation tries again.
+		l.logger.Debug("preallocation failed", "file", s.logPath, "from", from, "to", to, "err", err)
 		return
 	}
 	s.prealloc = to
@@ -62,11 +57,9 @@ func (l *Log) trimPreallocation(s *segment) {
 	if s.prealloc <= s.size {
 		return
 	}
-	if err := s.log.Truncate(s.size); err != nil {
+	if err := s.truncateLog(s.size); err != nil {
 		l.logger.Warn("cannot give back preallocated space", "file", s.logPath, "err", err)
-		return
 	}
-	s.prealloc = s.size
 }
 
 // fallocateKeepSize reserves n bytes of f from off without changing its size.

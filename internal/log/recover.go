@@ -53,6 +53,9 @@ func Open(dir string, cfg Config, clean bool, logger *slog.Logger) (*Log, error)
 		clock:  cfg.Now,
 		kick:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
+		// In memory (tmpfs) nothing is allocated per block as it is
+		// written: a reservation would only hold memory.
+		preallocOff: inMemoryFS(dir),
 	}
 	if err := l.load(clean); err != nil {
 		for _, s := range l.segs {
@@ -383,11 +386,10 @@ func (l *Log) recoverSegment(s *segment, minOffset int64, last bool, rp recovery
 	}
 	if end < s.size {
 		l.logger.Warn("truncating log segment", "file", s.logPath, "position", end, "size", s.size, "reason", reason)
-		if err := s.log.Truncate(end); err != nil {
+		if err := s.truncateLog(end); err != nil {
 			return false, fmt.Errorf("truncate %s: %w", s.logPath, err)
 		}
 		s.size = end
-		s.prealloc = min(s.prealloc, end) // truncation freed the rest
 		truncated = true
 	}
 	if !last || truncated {

@@ -151,6 +151,16 @@ func (s *segment) closeFiles() {
 	}
 }
 
+// truncateLog cuts the .log file to size; blocks reserved past it are
+// freed with it (preallocate.go). Appender (or Open) only.
+func (s *segment) truncateLog(size int64) error {
+	err := s.log.Truncate(size)
+	if err == nil {
+		s.prealloc = min(s.prealloc, size)
+	}
+	return err
+}
+
 // incRef takes a reader's reference. The caller must hold Log.mu (read or
 // write), which guarantees the Log's own reference keeps refs above zero.
 func (s *segment) incRef() { s.refs.Add(1) }
