@@ -47,7 +47,7 @@ func BenchmarkAppendMiB(b *testing.B) {
 				}
 			}
 			gb := float64(b.N) * float64(len(buf)) / 1e9
-			b.ReportMetric((processCPU() - cpu0).Seconds()/gb, "cpu-s/GB")
+			b.ReportMetric((processCPU()-cpu0).Seconds()/gb, "cpu-s/GB")
 		})
 	}
 }
