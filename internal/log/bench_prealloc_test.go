@@ -39,12 +39,7 @@ func BenchmarkAppendMiB(b *testing.B) {
 			b.SetBytes(int64(len(buf)))
 			cpu0 := processCPU()
 			for b.Loop() {
-				off := l.LogEndOffset()
-				SetBaseOffset(buf, off)
-				hs[0].BaseOffset = off
-				if err := l.Append(buf, hs); err != nil {
-					b.Fatal(err)
-				}
+				appendNext(b, l, buf, hs)
 			}
 			gb := float64(b.N) * float64(len(buf)) / 1e9
 			b.ReportMetric((processCPU()-cpu0).Seconds()/gb, "cpu-s/GB")

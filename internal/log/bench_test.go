@@ -43,12 +43,7 @@ func BenchmarkAppend(b *testing.B) {
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
 	for b.Loop() {
-		off := l.LogEndOffset()
-		SetBaseOffset(buf, off)
-		hs[0].BaseOffset = off
-		if err := l.Append(buf, hs); err != nil {
-			b.Fatal(err)
-		}
+		appendNext(b, l, buf, hs)
 	}
 }
 
@@ -96,12 +91,7 @@ func filledLog(b *testing.B) *Log {
 	buf, h := benchBatch(b)
 	hs := []BatchHeader{h}
 	for l.Size() < 64<<20 {
-		off := l.LogEndOffset()
-		SetBaseOffset(buf, off)
-		hs[0].BaseOffset = off
-		if err := l.Append(buf, hs); err != nil {
-			b.Fatal(err)
-		}
+		appendNext(b, l, buf, hs)
 	}
 	return l
 }
@@ -160,5 +150,16 @@ func BenchmarkValidateBatches(b *testing.B) {
 		if _, err := ValidateBatches(buf, 1<<20); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// appendNext appends buf, one batch described by hs[0], as the log's next
+// batch: its base offset is set to the log end offset first.
+func appendNext(b *testing.B, l *Log, buf []byte, hs []BatchHeader) {
+	off := l.LogEndOffset()
+	SetBaseOffset(buf, off)
+	hs[0].BaseOffset = off
+	if err := l.Append(buf, hs); err != nil {
+		b.Fatal(err)
 	}
 }

@@ -113,12 +113,7 @@ func BenchmarkAppendWhileCleaning(b *testing.B) {
 			b.SetBytes(int64(len(buf)))
 			b.ReportAllocs()
 			for b.Loop() {
-				off := l.LogEndOffset()
-				SetBaseOffset(buf, off)
-				hs[0].BaseOffset = off
-				if err := l.Append(buf, hs); err != nil {
-					b.Fatal(err)
-				}
+				appendNext(b, l, buf, hs)
 			}
 			stop()
 			wg.Wait()
