@@ -12,7 +12,7 @@ import (
 // of produce on ext4 showed most of the pwrite's CPU in delayed allocation,
 // which reserves space and tracks an extent for every 4 KiB block written
 // into a hole (ext4_da_get_block_prep); blocks reserved beforehand skip
-// that. Writing 1 GiB in 1 MiB pwrites took 0.20 CPU s without and 0.13
+// that: BenchmarkAppendMiB measures 0.21 CPU s per GB without and 0.16
 // with it.
 //
 // The reservation grows with the segment, doubling its size up to
