@@ -159,6 +159,10 @@ e2e_workload 07b-e2e-raw-1k-8p-os false 01-1k-8p-all-os 1024 --partitions 8 --ac
 # Below the knee: a quarter of the maximum rate. At half of it the load
 # generator's franz-go producer and consumer and the broker together fill
 # 2 cores, so row 07 shows the machine saturating as much as the broker.
+# The same rate with the load generator's raw producer as well: requests
+# built from the records due whenever a request slot is free (one in
+# flight), so that little of the 2 cores goes to the client.
+e2e_workload 07d-e2e-rawprod-1k-8p-os false 01-1k-8p-all-os 1024 --partitions 8 --acks all --producers 1 --raw --consume-raw --max-inflight 1
 e2e_workload 07c-e2e-quarter-1k-8p-os false 01-1k-8p-all-os 1024 --partitions 8 --acks all --producers 1 --rate-fraction 0.25
 e2e_workload 08-e2e-1k-8p-fsync true 02-1k-8p-all-fsync 1024 --partitions 8 --acks all --producers 4
 if [[ $long == yes ]]; then

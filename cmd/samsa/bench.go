@@ -267,7 +267,15 @@ func benchE2ECmd() *cobra.Command {
 		Short: "Produce at a fixed rate and measure end-to-end latency to a consumer",
 		Long: `Producers send at --rate records/s with the send time in each value; one
 consumer reading the partitions directly measures the time to arrival.
-Reports p50, p99, p99.9 and max, excluding --warmup.`,
+Reports p50, p99, p99.9 and max, excluding --warmup.
+
+With --raw each producer is one connection per partition leader that builds
+plain Produce requests itself (non-idempotent, uncompressed): whenever a
+request slot is free it sends every record due so far, each stamped with the
+time it fell due; records stick to a partition for --batch-bytes, as the
+franz-go producer's partitioner is set to do. With --consume-raw as
+well, the load generator spends little CPU of its own, so the latency is the
+broker's and the network's rather than the client library's.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if rateFrom != "" {
@@ -301,6 +309,7 @@ Reports p50, p99, p99.9 and max, excluding --warmup.`,
 	fs.DurationVar(&ec.Warmup, "warmup", time.Second, "leave records sent in the first this long out of the percentiles")
 	fs.StringVar(&rateFrom, "rate-from", "", "take the rate from this produce --json summary's records/s, times --rate-fraction")
 	fs.Float64Var(&rateFraction, "rate-fraction", 0.5, "with --rate-from: fraction of that rate")
+	fs.BoolVar(&ec.Raw, "raw", false, "produce with plain Produce requests built by the load generator instead of franz-go (non-idempotent, uncompressed, acks 1 or all; see above)")
 	fs.BoolVar(&ec.RawConsumer, "consume-raw", false, "measure with a consumer of plain Fetch requests that reads each send time from the value without decoding records into objects (uncompressed only; the broker's latency with less of the client's CPU)")
 	return cmd
 }

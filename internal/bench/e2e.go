@@ -38,9 +38,6 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (*Summary, error) {
 	if cfg.Rate <= 0 {
 		return sum, errors.New("e2e needs a fixed --rate")
 	}
-	if cfg.Raw {
-		return sum, errors.New("e2e stamps each record with its send time: it has no raw mode")
-	}
 	if cfg.RecordSize < 8 {
 		return sum, fmt.Errorf("record size %d: e2e needs at least 8 bytes for the timestamp", cfg.RecordSize)
 	}
@@ -51,12 +48,27 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (*Summary, error) {
 	if err != nil {
 		return sum, err
 	}
+	var raw *rawProducers
+	if cfg.Raw {
+		if codec != "none" || acks == "0" {
+			return sum, fmt.Errorf("the raw e2e producer sends uncompressed batches with acks 1 or all, not %s with acks %s", codec, acks)
+		}
+		if raw, err = newRawProducers(&cfg.ProduceConfig); err != nil {
+			return sum, err
+		}
+		idem = false
+	}
 	parts, err := EnsureTopic(ctx, cfg.ClientConfig, cfg.Topic, cfg.Partitions)
 	if err != nil {
 		return sum, err
 	}
 	sum.Workload = cfg.workload(parts, idem, acks, codec)
 	sum.Workload.RawConsumer = cfg.RawConsumer
+	if raw != nil {
+		sum.Workload.Raw = true
+		sum.Workload.LingerMs = 0
+		sum.Workload.BatchRecords = raw.perBatch
+	}
 	_, end, err := partitionOffsets(ctx, cfg.ClientConfig, cfg.Topic)
 	if err != nil {
 		return sum, err
@@ -97,8 +109,13 @@ func RunE2E(ctx context.Context, cfg E2EConfig) (*Summary, error) {
 		}()
 	}
 
-	p := &producers{cfg: &cfg.ProduceConfig, stamp: true, stampBase: base}
-	sum.Produce, err = p.run(ctx)
+	if raw != nil {
+		raw.paced, raw.stampBase = true, base
+		sum.Produce, err = raw.run(ctx)
+	} else {
+		p := &producers{cfg: &cfg.ProduceConfig, stamp: true, stampBase: base}
+		sum.Produce, err = p.run(ctx)
+	}
 	var acked int64
 	if sum.Produce != nil {
 		acked = sum.Produce.Records

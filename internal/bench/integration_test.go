@@ -166,8 +166,8 @@ func TestProduceRejectsBadConfig(t *testing.T) {
 }
 
 func TestE2ECountsEveryRecord(t *testing.T) {
-	for _, raw := range []bool{false, true} {
-		t.Run(fmt.Sprintf("raw=%v", raw), func(t *testing.T) {
+	for _, c := range []struct{ rawProducer, rawConsumer bool }{{false, false}, {false, true}, {true, false}, {true, true}} {
+		t.Run(fmt.Sprintf("raw producer=%v consumer=%v", c.rawProducer, c.rawConsumer), func(t *testing.T) {
 			cc := newKfake(t)
 			ctx := testContext(t)
 			// Some records already in the topic must not be counted.
@@ -176,7 +176,8 @@ func TestE2ECountsEveryRecord(t *testing.T) {
 			}
 			sum, err := RunE2E(ctx, E2EConfig{ProduceConfig: ProduceConfig{
 				ClientConfig: cc, Topic: "e2e", RecordSize: 64, Records: 400, Partitions: 2, Producers: 2, Rate: 4000,
-			}, RawConsumer: raw})
+				Raw: c.rawProducer, BatchBytes: 2 << 10,
+			}, RawConsumer: c.rawConsumer})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -187,20 +188,29 @@ func TestE2ECountsEveryRecord(t *testing.T) {
 			if e.Latency.P50Ms <= 0 || e.Latency.MaxMs < e.Latency.P99Ms || e.Latency.P99Ms < e.Latency.P50Ms {
 				t.Fatalf("latency %+v", e.Latency)
 			}
-			if sum.Workload.RawConsumer != raw {
-				t.Fatalf("workload says raw consumer %v", sum.Workload.RawConsumer)
+			if sum.Workload.RawConsumer != c.rawConsumer || sum.Workload.Raw != c.rawProducer {
+				t.Fatalf("workload says raw producer %v, consumer %v", sum.Workload.Raw, sum.Workload.RawConsumer)
 			}
 		})
 	}
-	t.Run("raw refuses compression", func(t *testing.T) {
-		cc := newKfake(t)
-		_, err := RunE2E(testContext(t), E2EConfig{ProduceConfig: ProduceConfig{
-			ClientConfig: cc, Topic: "e2e", RecordSize: 64, Records: 10, Partitions: 1, Producers: 1, Rate: 1000, Compression: "lz4",
-		}, RawConsumer: true})
-		if err == nil {
-			t.Fatal("raw e2e consumer accepted lz4 batches it cannot read")
-		}
-	})
+	for name, c := range map[string]struct {
+		cfg  ProduceConfig
+		want string
+	}{
+		"raw consumer refuses compression": {ProduceConfig{Compression: "lz4"}, "raw e2e consumer reads uncompressed"},
+		"raw producer refuses compression": {ProduceConfig{Compression: "lz4", Raw: true}, "raw e2e producer sends uncompressed"},
+		"raw producer refuses acks=0":      {ProduceConfig{Acks: "0", Raw: true}, "raw e2e producer sends uncompressed"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := c.cfg
+			cfg.ClientConfig = newKfake(t)
+			cfg.Topic, cfg.RecordSize, cfg.Records, cfg.Partitions, cfg.Producers, cfg.Rate = "e2e", 64, 10, 1, 1, 1000
+			_, err := RunE2E(testContext(t), E2EConfig{ProduceConfig: cfg, RawConsumer: !cfg.Raw})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want one saying %q", err, c.want)
+			}
+		})
+	}
 }
 
 func TestStartBrokerMeasuresProcess(t *testing.T) {

@@ -171,6 +171,12 @@ type rawProducers struct {
 	stopped  atomic.Bool
 	cancel   context.CancelFunc
 	firstErr atomic.Pointer[error]
+
+	// paced: build each request when it is sent, of records due at
+	// cfg.Rate and stamped with their due time in nanoseconds since
+	// stampBase (see e2e_raw.go), instead of resending a pool.
+	paced     bool
+	stampBase time.Time
 }
 
 func newRawProducers(cfg *ProduceConfig) (*rawProducers, error) {
@@ -577,20 +583,26 @@ func (s *rawProducers) run(ctx context.Context) (*Throughput, error) {
 	for _, l := range s.leaders {
 		totalParts += len(l.partitions)
 	}
-	// Whole requests are paced so that records/s across all connections
-	// is c.Rate; every request holds the same records per partition.
-	reqRate := c.Rate / float64(c.Producers) / float64(totalParts*s.perBatch)
 	for i := range c.Producers {
 		for _, l := range s.leaders {
-			rc := &rawConn{s: s, l: l, rate: reqRate}
+			// Pooled requests are paced as wholes so that records/s across
+			// all connections is c.Rate: every request holds the same records
+			// per partition. Paced connections count records.
+			rate := c.Rate / float64(c.Producers) / float64(totalParts*s.perBatch)
+			if s.paced {
+				rate = c.Rate / float64(c.Producers) * float64(len(l.partitions)) / float64(totalParts)
+			}
+			rc := &rawConn{s: s, l: l, rate: rate}
 			conns = append(conns, rc)
 			if err := rc.dial(runCtx); err != nil {
 				return nil, fmt.Errorf("producer %d, broker %d (%s): %w", i, l.node, l.addr, err)
 			}
 		}
 	}
-	if err := s.buildPool(); err != nil {
-		return nil, err
+	if !s.paced {
+		if err := s.buildPool(); err != nil {
+			return nil, err
+		}
 	}
 
 	prog := startProgress(c.Progress, "produce-raw", &s.acked, c.ProgressInterval, nil)
@@ -608,7 +620,11 @@ func (s *rawProducers) run(ctx context.Context) (*Throughput, error) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			rc.write(runCtx, pending, slots)
+			if s.paced {
+				rc.writePaced(runCtx, pending, slots)
+			} else {
+				rc.write(runCtx, pending, slots)
+			}
 		}()
 		go func() {
 			defer wg.Done()

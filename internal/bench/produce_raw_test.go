@@ -344,12 +344,3 @@ func TestE2EStartedBroker(t *testing.T) {
 		t.Fatalf("broker stats %+v", b)
 	}
 }
-
-func TestRawProduceNotForE2E(t *testing.T) {
-	cc := ClientConfig{Brokers: []string{"127.0.0.1:1"}}
-	_, err := RunE2E(testContext(t), E2EConfig{ProduceConfig: ProduceConfig{
-		ClientConfig: cc, Topic: "t", Records: 1, Producers: 1, RecordSize: 100, Rate: 10, Raw: true}})
-	if err == nil || !strings.Contains(err.Error(), "raw") {
-		t.Fatalf("e2e with raw: %v", err)
-	}
-}

@@ -198,7 +198,10 @@ type labelRuns struct {
 	kgo, raw map[string]*Summary
 }
 
-func isRaw(s *Summary) bool { return s.Workload != nil && s.Workload.Raw }
+// isRaw tells a raw produce run from a kgo one of the same label. An e2e
+// label has one kind of producer only, so its runs all count as kgo runs
+// (the rows the e2e table reads), raw producer or not.
+func isRaw(s *Summary) bool { return s.Kind != "e2e" && s.Workload != nil && s.Workload.Raw }
 
 // workloadRows turns the runs of one label into table rows.
 func workloadRows(label string, lr *labelRuns, disk *DiskResult, loop *LoopbackResult) []reportRow {
@@ -366,6 +369,9 @@ func describeWorkload(s *Summary) string {
 	}
 	if s.Kind == "e2e" {
 		parts = append(parts, fmt.Sprintf("e2e at %s records/s", formatFigure(wl.TargetRate)))
+		if wl.Raw {
+			parts = append(parts, "raw producer")
+		}
 		if wl.RawConsumer {
 			parts = append(parts, "raw-fetch consumer")
 		}

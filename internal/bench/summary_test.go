@@ -148,6 +148,14 @@ func TestReport(t *testing.T) {
 		raw.Broker.PeakRSSBytes = 100 << 20
 		write("01-x."+target+".raw.json", raw)
 	}
+	// An e2e run with the raw producer reads like any other e2e run.
+	for target, p99 := range map[string]float64{TargetSamsa: 4.5, TargetKfake: 90} {
+		e := fullSummary()
+		e.Kind, e.Label, e.Target, e.Consume = "e2e", "03-e", target, nil
+		e.Workload.Raw, e.Workload.RawConsumer, e.Workload.TargetRate = true, true, 500
+		e.E2E.Latency.P99Ms = p99
+		write("03-e."+target+".json", e)
+	}
 	write("limit.loopback.json", &Summary{Kind: "loopback", Loopback: &LoopbackResult{Method: "sendfile", MBPerSec: 1200}})
 	write("limit.disk.json", &Summary{Kind: "disk", Disk: &DiskResult{Dir: "/d", BlockBytes: 1 << 20, FsyncEachBlockMBPerSec: 100, FsyncEveryBytes: 8 << 20}})
 	for _, name := range []string{"02-y.samsa.json", "02-y.kfake.raw.json"} {
@@ -179,6 +187,8 @@ func TestReport(t *testing.T) {
 		"|  | broker CPU s per GB produced, raw run | 0.90 | 0.45 | 1.10 | – | 2.00 | – |",
 		"|  | broker peak RSS, MiB, raw run | 100 | 100 | 100 | – | 1.00 | – |",
 		"02-y kfake (raw): 02-y.kfake.raw.json:",
+		"| 03-e: 1 KiB, 8 part., acks=all, fsync off, 1 producer, e2e at 500 records/s, raw producer, raw-fetch consumer | achieved produce rate, records/s | 500 | 500 |",
+		"|  | e2e latency p99, ms | 4.50 | 90.0 | – | – | 0.05 | – |",
 		"|  | produce MB/s, raw (pre-built batches) | – | failed | – |",
 	} {
 		if !strings.Contains(s, want) {
