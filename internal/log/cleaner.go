@@ -163,19 +163,28 @@ type producerLast struct {
 // cleanerSnapshot references every segment of the log.
 func (l *Log) cleanerSnapshot() (segs []cleanSource, lso, leo int64, err error) {
 	l.mu.RLock()
-	defer l.mu.RUnlock()
 	if l.closed {
+		l.mu.RUnlock()
 		return nil, 0, 0, ErrClosed
 	}
+	var cold []int
 	for i, s := range l.segs {
 		next := l.leo
 		if i+1 < len(l.segs) {
 			next = l.segs[i+1].base
 		}
 		s.incRef()
+		if s.cold {
+			cold = append(cold, len(segs))
+		}
 		segs = append(segs, cleanSource{s: s, size: s.size, entries: s.offIdx.entries, next: next, maxTs: s.maxTs, synced: s.synced.Load()})
 	}
-	return segs, l.lso, l.leo, nil
+	lso, leo = l.lso, l.leo
+	l.mu.RUnlock()
+	for _, j := range cold {
+		segs[j].entries, _ = segs[j].s.coldEntries(segs[j].size)
+	}
+	return segs, lso, leo, nil
 }
 
 func releaseSources(segs []cleanSource) {

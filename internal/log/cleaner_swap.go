@@ -115,7 +115,7 @@ func (o *cleanedSegment) finish(c *cleaning, next int64) error {
 	}
 	s.size = o.pos
 	s.nextOffset = next
-	s.offIdx.entries, s.timeIdx.entries = o.x.newOffs, o.x.newTimes
+	s.makeCold() // rolled, and its entries are in the files just synced
 	s.maxTs, s.maxTsOffset = o.x.maxTs, o.x.maxTsOffset
 	s.synced.Store(true)
 	return nil

@@ -340,7 +340,7 @@ func (l *Log) roll(old *segment, base int64) (*segment, error) {
 		return nil, fmt.Errorf("roll segment at %d: %w", base, err)
 	}
 	l.mu.Lock()
-	old.timeIdx.entries = append(old.timeIdx.entries, x.newTimes...)
+	old.makeCold() // its entries are all in its files now
 	l.segs = append(l.segs, s)
 	l.dirDirty = true
 	l.mu.Unlock()
@@ -597,9 +597,12 @@ func (l *Log) Read(offset int64, maxBytes int, minOneBatch bool) (ReadResult, er
 			return ReadResult{}, nil
 		}
 		s := l.segs[i]
-		limit, entries := s.size, s.offIdx.entries
+		limit, entries, cold := s.size, s.offIdx.entries, s.cold
 		s.incRef()
 		l.mu.RUnlock()
+		if cold {
+			entries, _ = s.coldEntries(limit)
+		}
 
 		start, end, found, err := readRange(s, entries, limit, offset, maxBytes, minOneBatch)
 		if err != nil || !found || end == start {
@@ -700,15 +703,23 @@ type segmentView struct {
 // caller must release them.
 func (l *Log) viewsFrom(from int64) ([]segmentView, error) {
 	l.mu.RLock()
-	defer l.mu.RUnlock()
 	if l.closed {
+		l.mu.RUnlock()
 		return nil, ErrClosed
 	}
 	i := max(0, l.segmentIndexFor(from))
 	views := make([]segmentView, 0, len(l.segs)-i)
+	var cold []int
 	for _, s := range l.segs[i:] {
 		s.incRef()
+		if s.cold {
+			cold = append(cold, len(views))
+		}
 		views = append(views, segmentView{s: s, limit: s.size, entries: s.offIdx.entries})
+	}
+	l.mu.RUnlock()
+	for _, j := range cold {
+		views[j].entries, _ = views[j].s.coldEntries(views[j].limit)
 	}
 	return views, nil
 }

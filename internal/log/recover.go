@@ -112,6 +112,9 @@ func (l *Log) load(clean bool) error {
 		l.dirDirty = true
 	}
 	last := l.segs[len(l.segs)-1]
+	for _, s := range l.segs[:len(l.segs)-1] {
+		s.makeCold() // loading wrote or checked every entry in the files
+	}
 	// The active segment's data is synced by Sync's active-segment fsync;
 	// its flag must stay false so that, once rolled, it gets a full sync
 	// covering the appends made since.

@@ -72,6 +72,10 @@ type segment struct {
 	rollBaseMs      int64 // appender: wall-clock ms of the first append, -1 if empty
 
 	indexMissing bool // Open found no .index or .timeindex file
+	// cold: rolled, its index entries are not in offIdx and timeIdx but
+	// in the files (index_cache.go). mu, or sole owner before the segment
+	// is installed.
+	cold bool
 
 	synced atomic.Bool  // a rolled segment's files have been fsynced
 	refs   atomic.Int32 // the Log's reference plus one per outstanding reader
@@ -144,6 +148,7 @@ func (s *segment) openFiles(logFlags int) error {
 }
 
 func (s *segment) closeFiles() {
+	s.dropColdEntries()
 	for _, f := range []*os.File{s.log, s.offIdx.file, s.timeIdx.file} {
 		if f != nil {
 			f.Close()

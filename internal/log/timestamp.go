@@ -17,6 +17,7 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, ok bo
 		view  segmentView
 		times []timeEntry
 		maxTs int64
+		cold  bool
 	}
 	l.mu.RLock()
 	if l.closed {
@@ -34,9 +35,15 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, ok bo
 			view:  segmentView{s: s, limit: s.size, entries: s.offIdx.entries},
 			times: s.timeIdx.entries,
 			maxTs: s.maxTs,
+			cold:  s.cold,
 		})
 	}
 	l.mu.RUnlock()
+	for i := range cands {
+		if c := &cands[i]; c.cold {
+			c.view.entries, c.times = c.view.s.coldEntries(c.view.limit)
+		}
+	}
 	defer func() {
 		for _, c := range cands {
 			c.view.s.decRef()
@@ -109,8 +116,11 @@ func (l *Log) MaxTimestamp() (timestamp int64, offset int64, ok bool, err error)
 	}
 	best.incRef()
 	v := segmentView{s: best, limit: best.size, entries: best.offIdx.entries}
-	maxTs, batchLast := best.maxTs, best.maxTsOffset
+	maxTs, batchLast, cold := best.maxTs, best.maxTsOffset, best.cold
 	l.mu.RUnlock()
+	if cold {
+		v.entries, _ = best.coldEntries(v.limit)
+	}
 	defer best.decRef()
 
 	// The segment tracks the batch; find the exact record inside it.
