@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// coldLog fills a log of many small segments: 400 batches of 4 records
-// (about 600 bytes each), an index entry per batch, timestamps rising by 10
+// coldLog fills a log of 13 small segments: 400 batches of 4 records
+// (505 bytes each), an index entry per batch, timestamps rising by 10
 // ms per batch. Batch i holds offsets 4i..4i+3 and timestamp 1000+10i.
 func coldLog(t *testing.T, dir string) (*Log, Config) {
 	t.Helper()
@@ -78,8 +78,8 @@ func TestRolledSegmentsKeepIndexOnDisk(t *testing.T) {
 func TestColdIndexBudget(t *testing.T) {
 	old := coldIndexBudget
 	t.Cleanup(func() { coldIndexBudget = old })
-	// A 16 KiB segment here has about 27 batches: 27 entries of 8 and 16 bytes.
-	coldIndexBudget = 2 * 27 * (offsetEntryMem + timeEntryMem)
+	// A 16 KiB segment here has 32 batches: 32 entries of 8 and 16 bytes.
+	coldIndexBudget = 2 * 33 * (offsetEntryMem + timeEntryMem)
 	l, _ := coldLog(t, t.TempDir())
 	checkColdReads(t, l)
 	if got := coldCacheBytes(); got == 0 || got > coldIndexBudget {
