@@ -19,7 +19,8 @@ import (
 // cold segment whose index files cannot be read is still read correctly,
 // from its first batch: slower, not wrong.
 
-// coldIndexBudget bounds the bytes of cached cold entries, process-wide.
+// coldIndexBudget bounds the bytes of cached cold entries, process-wide;
+// read under coldCache.mu.
 var coldIndexBudget int64 = 32 << 20
 
 // Decoded entry sizes in memory (timeEntry is padded to 16 bytes).

@@ -76,14 +76,20 @@ func TestRolledSegmentsKeepIndexOnDisk(t *testing.T) {
 // TestColdIndexBudget reads through a cache that holds two segments'
 // entries at most.
 func TestColdIndexBudget(t *testing.T) {
-	old := coldIndexBudget
-	t.Cleanup(func() { coldIndexBudget = old })
+	// The budget is read under the cache's lock.
+	setBudget := func(b int64) (old int64) {
+		coldCache.mu.Lock()
+		defer coldCache.mu.Unlock()
+		old, coldIndexBudget = coldIndexBudget, b
+		return old
+	}
 	// A 16 KiB segment here has 32 batches: 32 entries of 8 and 16 bytes.
-	coldIndexBudget = 2 * 33 * (offsetEntryMem + timeEntryMem)
+	old := setBudget(2 * 33 * (offsetEntryMem + timeEntryMem))
+	t.Cleanup(func() { setBudget(old) })
 	l, _ := coldLog(t, t.TempDir())
 	checkColdReads(t, l)
-	if got := coldCacheBytes(); got == 0 || got > coldIndexBudget {
-		t.Fatalf("cache holds %d bytes, budget %d", got, coldIndexBudget)
+	if got, budget := coldCacheBytes(), setBudget(old); got == 0 || got > budget {
+		t.Fatalf("cache holds %d bytes, budget %d", got, budget)
 	}
 }
 
