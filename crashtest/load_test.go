@@ -72,6 +72,11 @@ func startLoad(t *testing.T, addr, topic string, producers int) *load {
 			kgo.DialTimeout(time.Second),
 			kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
 			kgo.MetadataMinAge(100*time.Millisecond),
+			// The broker is killed on purpose: a connection whose first
+			// request is in flight then reads EOF, which kgo by default
+			// takes for missing SASL and fails the records without a
+			// retry, a client heuristic rather than a broker refusal.
+			kgo.AlwaysRetryEOF(),
 			kgo.WithLogger(kgo.BasicLogger(l.clog, kgo.LogLevelWarn, func() string {
 				return fmt.Sprintf("[producer %d] ", i)
 			})),
