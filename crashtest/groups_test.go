@@ -151,7 +151,7 @@ type committer struct {
 func startCommitter(t *testing.T, addr, group, topic string, start map[int32]int64, opts []kgo.Opt) *committer {
 	t.Helper()
 	cl, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(addr), kgo.DialTimeout(time.Second),
+		kgo.SeedBrokers(addr), kgo.DialTimeout(time.Second), kgo.AlwaysRetryEOF(), // see newClient
 		kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
 		kgo.MetadataMinAge(100 * time.Millisecond),
 		kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
@@ -441,7 +441,7 @@ func testRideThrough(t *testing.T, classic bool, opts []kgo.Opt) {
 	go func() {
 		defer close(prodExited)
 		prodDone <- func() error {
-			cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr()), kgo.DialTimeout(time.Second),
+			cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr()), kgo.DialTimeout(time.Second), kgo.AlwaysRetryEOF(), // see newClient
 				kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
 				kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 			if err != nil {
@@ -629,7 +629,7 @@ type rider struct {
 func startRider(t *testing.T, addr, group, topic, name string, seen *processedSet, opts []kgo.Opt) *rider {
 	t.Helper()
 	cl, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(addr), kgo.DialTimeout(time.Second), kgo.ClientID(name),
+		kgo.SeedBrokers(addr), kgo.DialTimeout(time.Second), kgo.ClientID(name), kgo.AlwaysRetryEOF(), // see newClient
 		kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
 		kgo.MetadataMinAge(100 * time.Millisecond),
 		kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),

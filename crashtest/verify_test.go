@@ -55,12 +55,15 @@ func (p partitionLog) records() []record {
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // newClient returns a client for addr with short retry backoffs, closed
-// when the test ends.
+// when the test ends. The tests kill the broker on purpose, so an EOF on a
+// connection's first request is retried: kgo otherwise takes it for
+// missing SASL and fails the request.
 func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	base := []kgo.Opt{
 		kgo.SeedBrokers(addr),
 		kgo.DialTimeout(time.Second),
+		kgo.AlwaysRetryEOF(),
 		kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
 		kgo.MetadataMinAge(100 * time.Millisecond),
 	}
