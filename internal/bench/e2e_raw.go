@@ -19,13 +19,14 @@ import (
 // start + k/rate and carries that time, not the time it was sent, so the
 // time a record waits in the "client" for a free request slot counts in its
 // latency, as it does for a kgo record (and a writer that falls behind
-// cannot hide it). The records stick to a partition for a batch's worth,
-// as the kgo producer's partitioner makes them. What the client spends per record is a copy of the value and
+// cannot hide it). The schedule is a Limiter's (Take). The records stick
+// to a partition for a batch's worth, as the kgo producer's partitioner
+// makes them. What the client spends per record is a copy of the value and
 // its share of the CRC, so the latency is the broker's and the network's.
 
 // pacedBatchSize is the size of a v2 record batch of n keyless records
 // without headers, each with valueSize bytes of value and timestamp delta
-// 0, as writePacedBatch encodes it.
+// 0, as appendPacedBatch encodes it.
 func pacedBatchSize(n, valueSize int) int {
 	size := recordBatchHeaderSize
 	for i := range n {
@@ -38,12 +39,12 @@ func pacedBatchSize(n, valueSize int) int {
 // appendPacedBatch appends a v2 record batch (non-idempotent, base offset
 // 0, uncompressed) of len(stamps) records, each a copy of value with its
 // first 8 bytes replaced by the stamp, all with timestamp ts (ms), and sets
-// its CRC. value must have at least 8 bytes.
+// its length and CRC. value must have at least 8 bytes.
 func appendPacedBatch(dst []byte, value []byte, stamps []int64, ts int64) []byte {
 	n := len(stamps)
 	start := len(dst)
 	dst = binary.BigEndian.AppendUint64(dst, 0) // base offset
-	dst = binary.BigEndian.AppendUint32(dst, uint32(pacedBatchSize(n, len(value))-12))
+	dst = append(dst, 0, 0, 0, 0)               // length, set below
 	dst = binary.BigEndian.AppendUint32(dst, 0xffffffff) // partition leader epoch -1
 	dst = append(dst, 2)                                 // magic
 	dst = append(dst, 0, 0, 0, 0)                        // CRC, set below
@@ -66,6 +67,7 @@ func appendPacedBatch(dst []byte, value []byte, stamps []int64, ts int64) []byte
 		binary.BigEndian.PutUint64(dst[v:], uint64(stamp))
 		dst = append(dst, 0) // no headers
 	}
+	binary.BigEndian.PutUint32(dst[start+8:], uint32(len(dst)-start-12))
 	binary.BigEndian.PutUint32(dst[start+17:], crc32.Checksum(dst[start+21:], castagnoli))
 	return dst
 }
@@ -180,35 +182,24 @@ func (c *rawConn) writePaced(ctx context.Context, pending chan<- rawPending, slo
 	// The buffer for the largest request, so that it never grows (and
 	// makes the load generator collect garbage) during the run.
 	r.buf = make([]byte, 0, 4096+min(len(c.l.partitions), 126)*(64+pacedBatchSize(s.perBatch, s.cfg.RecordSize)))
+	lim := NewLimiter(nil, c.rate)
 	step := float64(time.Second) / c.rate // ns between records
 	var corr int32
-	var start time.Time
-	var k int64 // records sent
 	for !s.stopped.Load() && ctx.Err() == nil {
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
 			return
 		}
-		now := time.Now()
-		if k == 0 {
-			start = now
+		n, firstDue, err := lim.Take(ctx, int64(r.room()))
+		if err != nil {
+			return
 		}
-		due := int64(float64(now.Sub(start))/step) + 1 - k
-		if due <= 0 {
-			next := start.Add(time.Duration(float64(k) * step))
-			if err := (SystemClock{}).Sleep(ctx, next.Sub(now)); err != nil {
-				return
-			}
-			due = max(1, int64(float64(time.Since(start))/step)+1-k)
-		}
-		n := s.reserve(min(due, int64(r.room())))
-		if n == 0 {
+		if n = s.reserve(n); n == 0 {
 			break
 		}
 		corr++
-		first := int64(start.Sub(s.stampBase)) + int64(float64(k)*step)
-		frame, parts := r.build(corr, int(n), first, step)
+		frame, parts := r.build(corr, int(n), int64(firstDue.Sub(s.stampBase)), step)
 		pending <- rawPending{corr: corr, sent: time.Now(), partitions: parts, records: n, bytes: n * int64(s.cfg.RecordSize)}
 		if err := c.conn.SetWriteDeadline(time.Now().Add(rawIOTimeout)); err != nil {
 			s.fail(err)
@@ -219,6 +210,5 @@ func (c *rawConn) writePaced(ctx context.Context, pending chan<- rawPending, slo
 			return
 		}
 		s.sent.Add(n)
-		k += n
 	}
 }

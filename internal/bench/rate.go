@@ -72,7 +72,7 @@ func (l *Limiter) Wait(ctx context.Context) (time.Time, error) {
 	if l.sent == 0 {
 		l.start = now
 	}
-	due := l.start.Add(time.Duration(float64(l.sent) / l.rate * float64(time.Second)))
+	due := l.dueAt(l.sent)
 	if d := due.Sub(now); d >= minSleep {
 		if err := l.clock.Sleep(ctx, d); err != nil {
 			return now, err
@@ -83,5 +83,34 @@ func (l *Limiter) Wait(ctx context.Context) (time.Time, error) {
 	return now, nil
 }
 
-// Sent is how many events Wait has let through.
+// Take is Wait for a sender of batches that stamps each event with its due
+// time: it blocks until the next event is due (no earlier), then counts
+// every event due by then, at most limit (and at least one), and returns
+// how many and when the first was due; event i of them was due at
+// first + i/rate. The rate must be above 0.
+func (l *Limiter) Take(ctx context.Context, limit int64) (int64, time.Time, error) {
+	now := l.clock.Now()
+	if l.sent == 0 {
+		l.start = now
+	}
+	first := l.dueAt(l.sent)
+	if d := first.Sub(now); d > 0 {
+		if err := l.clock.Sleep(ctx, d); err != nil {
+			return 0, first, err
+		}
+		now = l.clock.Now()
+	}
+	// Event k is due by now when k <= (now-start)*rate.
+	n := int64(float64(now.Sub(l.start))*l.rate/float64(time.Second)) + 1 - l.sent
+	n = min(max(n, 1), limit)
+	l.sent += n
+	return n, first, nil
+}
+
+// dueAt is when event k is due.
+func (l *Limiter) dueAt(k int64) time.Time {
+	return l.start.Add(time.Duration(float64(k) / l.rate * float64(time.Second)))
+}
+
+// Sent is how many events Wait or Take has let through.
 func (l *Limiter) Sent() int64 { return l.sent }

@@ -114,3 +114,36 @@ func TestSystemClockSleepCancels(t *testing.T) {
 		t.Fatalf("Sleep = %v", err)
 	}
 }
+
+// TestLimiterTake checks that Take hands out exactly the events due, with
+// the due time of the first, and waits only when none is.
+func TestLimiterTake(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(0, 0)}
+	start := clock.now
+	l := NewLimiter(clock, 1000) // one event per ms
+	ctx := context.Background()
+	ms := func(k int64) time.Time { return start.Add(time.Duration(k) * time.Millisecond) }
+	take := func(limit, wantN int64, wantFirst time.Time) {
+		t.Helper()
+		n, first, err := l.Take(ctx, limit)
+		if err != nil || n != wantN || !first.Equal(wantFirst) {
+			t.Fatalf("Take(%d) at %v = %d, first due %v, %v; want %d, %v",
+				limit, clock.now.Sub(start), n, first.Sub(start), err, wantN, wantFirst.Sub(start))
+		}
+	}
+	take(10, 1, ms(0))  // event 0, due at once
+	clock.now = ms(5)   // events 1-5 fall due meanwhile
+	take(10, 5, ms(1))  // all of them
+	clock.now = ms(9)   // 6-9
+	take(3, 3, ms(6))   // at most the limit
+	take(10, 1, ms(9))  // 9, left over
+	take(10, 1, ms(10)) // nothing due: sleeps until 10
+	if !clock.now.Equal(ms(10)) || clock.sleeps != 1 || l.Sent() != 11 {
+		t.Fatalf("clock at %v after %d sleeps, %d sent", clock.now.Sub(start), clock.sleeps, l.Sent())
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, _, err := l.Take(cctx, 10); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Take with a cancelled context waiting: %v", err)
+	}
+}
