@@ -167,22 +167,19 @@ func (l *Log) cleanerSnapshot() (segs []cleanSource, lso, leo int64, err error) 
 		l.mu.RUnlock()
 		return nil, 0, 0, ErrClosed
 	}
-	var cold []int
 	for i, s := range l.segs {
 		next := l.leo
 		if i+1 < len(l.segs) {
 			next = l.segs[i+1].base
 		}
 		s.incRef()
-		if s.cold {
-			cold = append(cold, len(segs))
-		}
 		segs = append(segs, cleanSource{s: s, size: s.size, entries: s.offIdx.entries, next: next, maxTs: s.maxTs, synced: s.synced.Load()})
 	}
 	lso, leo = l.lso, l.leo
 	l.mu.RUnlock()
-	for _, j := range cold {
-		segs[j].entries, _ = segs[j].s.coldEntries(segs[j].size)
+	for i := range segs {
+		src := &segs[i]
+		src.entries, _ = l.indexOf(src.s, src.entries, nil, src.size)
 	}
 	return segs, lso, leo, nil
 }

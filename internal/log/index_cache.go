@@ -2,6 +2,7 @@ package log
 
 import (
 	"container/list"
+	"log/slog"
 	"sync"
 )
 
@@ -17,7 +18,7 @@ import (
 //
 // The entries only tell a reader where to start walking batch headers, so a
 // cold segment whose index files cannot be read is still read correctly,
-// from its first batch: slower, not wrong.
+// from its first batch: slower, not wrong (and logged once).
 
 // coldIndexBudget bounds the bytes of cached cold entries, process-wide;
 // read under coldCache.mu.
@@ -49,14 +50,26 @@ var coldCache = coldIndexCache{m: map[*segment]*list.Element{}}
 // caller holds the Log's mu for writing, or is the only user of s. Every
 // entry must be in the index files.
 func (s *segment) makeCold() {
-	s.cold = true
 	s.offIdx.entries, s.timeIdx.entries = nil, nil
+	s.cold.Store(true)
+}
+
+// indexOf returns the entries a reader took from s under mu, or, when they
+// had been dropped (s was cold), its entries from the cache or its files.
+// Call it after releasing mu, holding a reference to s; limit is the size
+// of s the reader saw.
+func (l *Log) indexOf(s *segment, offs []offsetEntry, times []timeEntry, limit int64) ([]offsetEntry, []timeEntry) {
+	if offs != nil || times != nil || !s.cold.Load() {
+		return offs, times
+	}
+	return s.coldEntries(limit, l.logger)
 }
 
 // coldEntries returns the index entries of a cold segment, from the cache
-// or its files; limit is its size in bytes. The caller holds a reference to
-// s but not the Log's mu. On a read or decode error it returns no entries.
-func (s *segment) coldEntries(limit int64) ([]offsetEntry, []timeEntry) {
+// or its files. Index files that cannot be read or fail their checks are
+// reported once and cached as empty: reads then walk the segment from its
+// first batch.
+func (s *segment) coldEntries(limit int64, logger *slog.Logger) ([]offsetEntry, []timeEntry) {
 	coldCache.mu.Lock()
 	if e := coldCache.m[s]; e != nil {
 		coldCache.lru.MoveToFront(e)
@@ -68,7 +81,9 @@ func (s *segment) coldEntries(limit int64) ([]offsetEntry, []timeEntry) {
 
 	offs, times, err := s.readIndexFiles(limit)
 	if err != nil {
-		return nil, nil
+		logger.Warn("cannot read a rolled segment's index; reads of it scan from its start",
+			"file", s.indexPath, "err", err)
+		offs, times = nil, nil
 	}
 	ci := &coldIndex{s: s, offs: offs, times: times,
 		bytes: int64(len(offs))*offsetEntryMem + int64(len(times))*timeEntryMem}

@@ -597,12 +597,10 @@ func (l *Log) Read(offset int64, maxBytes int, minOneBatch bool) (ReadResult, er
 			return ReadResult{}, nil
 		}
 		s := l.segs[i]
-		limit, entries, cold := s.size, s.offIdx.entries, s.cold
+		limit, entries := s.size, s.offIdx.entries
 		s.incRef()
 		l.mu.RUnlock()
-		if cold {
-			entries, _ = s.coldEntries(limit)
-		}
+		entries, _ = l.indexOf(s, entries, nil, limit)
 
 		start, end, found, err := readRange(s, entries, limit, offset, maxBytes, minOneBatch)
 		if err != nil || !found || end == start {
@@ -709,17 +707,14 @@ func (l *Log) viewsFrom(from int64) ([]segmentView, error) {
 	}
 	i := max(0, l.segmentIndexFor(from))
 	views := make([]segmentView, 0, len(l.segs)-i)
-	var cold []int
 	for _, s := range l.segs[i:] {
 		s.incRef()
-		if s.cold {
-			cold = append(cold, len(views))
-		}
 		views = append(views, segmentView{s: s, limit: s.size, entries: s.offIdx.entries})
 	}
 	l.mu.RUnlock()
-	for _, j := range cold {
-		views[j].entries, _ = views[j].s.coldEntries(views[j].limit)
+	for i := range views {
+		v := &views[i]
+		v.entries, _ = l.indexOf(v.s, v.entries, nil, v.limit)
 	}
 	return views, nil
 }

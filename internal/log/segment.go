@@ -73,9 +73,9 @@ type segment struct {
 
 	indexMissing bool // Open found no .index or .timeindex file
 	// cold: rolled, its index entries are not in offIdx and timeIdx but
-	// in the files (index_cache.go). mu, or sole owner before the segment
-	// is installed.
-	cold bool
+	// in the files (index_cache.go). Set under mu (or by the sole owner
+	// before the segment is installed), read without it.
+	cold atomic.Bool
 
 	synced atomic.Bool  // a rolled segment's files have been fsynced
 	refs   atomic.Int32 // the Log's reference plus one per outstanding reader

@@ -17,7 +17,6 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, ok bo
 		view  segmentView
 		times []timeEntry
 		maxTs int64
-		cold  bool
 	}
 	l.mu.RLock()
 	if l.closed {
@@ -35,14 +34,12 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, ok bo
 			view:  segmentView{s: s, limit: s.size, entries: s.offIdx.entries},
 			times: s.timeIdx.entries,
 			maxTs: s.maxTs,
-			cold:  s.cold,
 		})
 	}
 	l.mu.RUnlock()
 	for i := range cands {
-		if c := &cands[i]; c.cold {
-			c.view.entries, c.times = c.view.s.coldEntries(c.view.limit)
-		}
+		c := &cands[i]
+		c.view.entries, c.times = l.indexOf(c.view.s, c.view.entries, c.times, c.view.limit)
 	}
 	defer func() {
 		for _, c := range cands {
@@ -116,11 +113,9 @@ func (l *Log) MaxTimestamp() (timestamp int64, offset int64, ok bool, err error)
 	}
 	best.incRef()
 	v := segmentView{s: best, limit: best.size, entries: best.offIdx.entries}
-	maxTs, batchLast, cold := best.maxTs, best.maxTsOffset, best.cold
+	maxTs, batchLast := best.maxTs, best.maxTsOffset
 	l.mu.RUnlock()
-	if cold {
-		v.entries, _ = best.coldEntries(v.limit)
-	}
+	v.entries, _ = l.indexOf(best, v.entries, nil, v.limit)
 	defer best.decRef()
 
 	// The segment tracks the batch; find the exact record inside it.
