@@ -192,10 +192,14 @@ func TestColdReadsWhileRollingAndDeleting(t *testing.T) {
 		}()
 	}
 	for i := range 400 {
-		hs := appendT(t, l, simpleBatch(t, 0, 1+i%3, 60+(i*53)%200, 5000+10*int64(i)))
+		// The base is recorded before the batch is visible: a reader may
+		// pick an offset in it as soon as the log end offset moves.
 		basesMu.Lock()
-		bases = append(bases, hs[0].BaseOffset)
+		bases = append(bases, l.LogEndOffset())
 		basesMu.Unlock()
+		if hs := appendT(t, l, simpleBatch(t, 0, 1+i%3, 60+(i*53)%200, 5000+10*int64(i))); hs[0].BaseOffset != bases[len(bases)-1] {
+			t.Fatalf("batch appended at %d, recorded at %d", hs[0].BaseOffset, bases[len(bases)-1])
+		}
 		if i%50 == 49 {
 			if _, err := l.DeleteOldSegments(-1, 150<<10); err != nil {
 				t.Fatal(err)
