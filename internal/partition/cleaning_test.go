@@ -23,20 +23,13 @@ func TestCleanRemovesAbortedTransactions(t *testing.T) {
 		mustAppend(t, p, log.EncodeBatch(log.BatchSpec{Timestamp: defaultCreateTime, ProducerID: pid, ProducerEpoch: 0, Transactional: txn},
 			[]log.Record{{Key: []byte(key), Value: []byte(value)}}))
 	}
-	marker := func(pid int64, commit bool) {
-		t.Helper()
-		durable, err := p.WriteMarker(pid, 0, commit, 0)
-		if err != nil || durable() != nil {
-			t.Fatal(err)
-		}
-	}
 	put(-1, false, "a", "a1")
 	put(7, true, "a", "a-aborted") // must not supersede a1
 	put(7, true, "c", "c-aborted")
-	marker(7, false)
+	writeMarker(t, p, 7, false)
 	put(8, true, "b", "b1")
 	put(8, true, "b", "b2")
-	marker(8, true)
+	writeMarker(t, p, 8, true)
 	for i := 0; i < 20; i++ { // roll past everything above
 		put(-1, false, fmt.Sprintf("pad%d", i), "x")
 	}

@@ -28,7 +28,7 @@ func TestLastStableOffsetWithoutTransactions(t *testing.T) {
 	// An append in progress holds mu: without a transaction the LSO does
 	// not wait for it.
 	var lso int64
-	if whileLocked(p, func() { lso = p.LastStableOffset() }) {
+	if whileLocked(p, 2*time.Second, func() { lso = p.LastStableOffset() }) {
 		t.Fatal("LastStableOffset waited for the partition lock without a transaction")
 	}
 	if lso != 3 {
@@ -41,17 +41,11 @@ func TestLastStableOffsetWithoutTransactions(t *testing.T) {
 		t.Fatalf("open transaction from %d: LSO %d", res.BaseOffset, got)
 	}
 	// With one open, the lock is needed: the answer waits for the append.
-	p.mu.Lock()
-	done := make(chan int64, 1)
-	go func() { done <- p.LastStableOffset() }()
-	select {
-	case got := <-done:
-		t.Fatalf("LSO %d returned while the lock was held with a transaction open", got)
-	case <-time.After(50 * time.Millisecond):
+	if !whileLocked(p, 50*time.Millisecond, func() { lso = p.LastStableOffset() }) {
+		t.Fatalf("LSO %d returned while the lock was held with a transaction open", lso)
 	}
-	p.mu.Unlock()
-	if got := <-done; got != res.BaseOffset {
-		t.Fatalf("LSO after the lock: %d, want %d", got, res.BaseOffset)
+	if lso != res.BaseOffset {
+		t.Fatalf("LSO after the lock: %d, want %d", lso, res.BaseOffset)
 	}
 
 	// Reopened with the transaction still open, the state comes back.
@@ -63,10 +57,7 @@ func TestLastStableOffsetWithoutTransactions(t *testing.T) {
 	if got := p.LastStableOffset(); got != res.BaseOffset {
 		t.Fatalf("reopened with a transaction open: LSO %d, want %d", got, res.BaseOffset)
 	}
-	durable, err := p.WriteMarker(7, 0, true, 0)
-	if err != nil || durable() != nil {
-		t.Fatal(err)
-	}
+	writeMarker(t, p, 7, true)
 	if got, leo := p.LastStableOffset(), p.HighWatermark(); got != leo {
 		t.Fatalf("after the commit: LSO %d, log end %d", got, leo)
 	}
@@ -77,17 +68,14 @@ func TestLastStableOffsetWithoutTransactions(t *testing.T) {
 	// An aborted transaction, then a read_committed read while an append
 	// holds the lock: it does not wait, and lists the aborted span.
 	ab := mustAppend(t, p, txnBatch(9))
-	durable, err = p.WriteMarker(9, 0, false, 0)
-	if err != nil || durable() != nil {
-		t.Fatal(err)
-	}
+	writeMarker(t, p, 9, false)
 	mustAppend(t, p, request(plain(1)))
 	var got struct {
 		rr      log.ReadResult
 		aborted []AbortedTxn
 		err     error
 	}
-	if whileLocked(p, func() { got.rr, got.aborted, got.err = p.ReadCommitted(0, 1<<20, true) }) {
+	if whileLocked(p, 2*time.Second, func() { got.rr, got.aborted, got.err = p.ReadCommitted(0, 1<<20, true) }) {
 		t.Fatal("ReadCommitted waited for the partition lock without a transaction open")
 	}
 	if got.err != nil {
@@ -103,15 +91,15 @@ func TestLastStableOffsetWithoutTransactions(t *testing.T) {
 }
 
 // whileLocked holds p.mu, as an append does across its write, runs f and
-// reports whether f waited for the lock (had not returned within 2 s). f
+// reports whether f waited for the lock (had not returned within wait). f
 // has returned when whileLocked does.
-func whileLocked(p *Partition, f func()) (waited bool) {
+func whileLocked(p *Partition, wait time.Duration, f func()) (waited bool) {
 	p.mu.Lock()
 	done := make(chan struct{})
 	go func() { f(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(2 * time.Second):
+	case <-time.After(wait):
 		waited = true
 	}
 	p.mu.Unlock()

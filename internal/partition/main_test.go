@@ -201,3 +201,16 @@ func readAll(t *testing.T, l *log.Log) []storedBatch {
 	}
 	return out
 }
+
+// writeMarker writes a commit or abort marker for producer pid (epoch 0)
+// and waits until it is durable.
+func writeMarker(t *testing.T, p *Partition, pid int64, commit bool) {
+	t.Helper()
+	durable, err := p.WriteMarker(pid, 0, commit, 0)
+	if err == nil {
+		err = durable()
+	}
+	if err != nil {
+		t.Fatalf("marker for %d (commit %v): %v", pid, commit, err)
+	}
+}
