@@ -73,25 +73,15 @@ func replaySeeds() []struct{ key, value []byte } {
 func TestReplaySeedsLoad(t *testing.T) {
 	for i, seed := range replaySeeds()[:3] {
 		l := &memLog{}
-		l.Append(0, fuzzBatch(seed.key, seed.value, 0))
-		c := testCoordinatorN(t, l, 1)
+		if _, err := l.Append(0, fuzzBatch(seed.key, seed.value, 0)); err != nil {
+			t.Fatal(err)
+		}
+		c := testCoordinator(t, l, &fakeClock{now: time.Unix(1_700_000_000, 0)}, nil)
 		groups, _ := c.List()
 		if len(groups) != 1 || groups[0].Group != "g" {
 			t.Fatalf("seed %d: groups %+v", i, groups)
 		}
 	}
-}
-
-func testCoordinatorN(t *testing.T, l *memLog, partitions int32) *Coordinator {
-	t.Helper()
-	c := New(Config{NumPartitions: partitions, MinSessionTimeout: time.Second, MaxSessionTimeout: time.Hour,
-		MaxGroupSize: 100, ConsumerSessionTimeout: 45 * time.Second}, l, nil, &fakeClock{now: time.Unix(1_700_000_000, 0)},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := c.Load(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
 }
 
 func FuzzCoordinatorReplay(f *testing.F) {
