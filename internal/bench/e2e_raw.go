@@ -43,8 +43,8 @@ func pacedBatchSize(n, valueSize int) int {
 func appendPacedBatch(dst []byte, value []byte, stamps []int64, ts int64) []byte {
 	n := len(stamps)
 	start := len(dst)
-	dst = binary.BigEndian.AppendUint64(dst, 0) // base offset
-	dst = append(dst, 0, 0, 0, 0)               // length, set below
+	dst = binary.BigEndian.AppendUint64(dst, 0)          // base offset
+	dst = append(dst, 0, 0, 0, 0)                        // length, set below
 	dst = binary.BigEndian.AppendUint32(dst, 0xffffffff) // partition leader epoch -1
 	dst = append(dst, 2)                                 // magic
 	dst = append(dst, 0, 0, 0, 0)                        // CRC, set below
