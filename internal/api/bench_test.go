@@ -10,7 +10,8 @@ import (
 
 // benchBroker opens a broker with flushing left to the OS and a topic of
 // parts partitions.
-func benchBroker(b *testing.B, parts int32) *Broker {
+func benchBroker(b testing.TB, parts int32) *Broker {
+	b.Helper()
 	br := openTestBroker(b, map[string]string{"log.flush.interval.messages": "9223372036854775807"})
 	ct := kmsg.NewPtrCreateTopicsRequest()
 	ct.SetVersion(5)
@@ -53,14 +54,7 @@ func BenchmarkHandleFetch(b *testing.B) {
 	for i := 0; i < 100; i++ {
 		br.Handle(ctx, &server.RequestContext{APIKey: 0, APIVersion: 9}, produceRequest("bench", parts, smallBatch(10)))()
 	}
-	fr := kmsg.NewPtrFetchRequest()
-	fr.SetVersion(12)
-	fr.ReplicaID, fr.MaxWaitMillis, fr.MinBytes, fr.MaxBytes, fr.SessionEpoch = -1, 0, 1, 50<<20, -1
-	ft := kmsg.FetchRequestTopic{Topic: "bench"}
-	for p := int32(0); p < parts; p++ {
-		ft.Partitions = append(ft.Partitions, kmsg.FetchRequestTopicPartition{Partition: p, FetchOffset: 500, PartitionMaxBytes: 1 << 20, CurrentLeaderEpoch: -1, LogStartOffset: -1})
-	}
-	fr.Topics = []kmsg.FetchRequestTopic{ft}
+	fr := benchFetchRequest(parts, 500, 1<<20)
 	rc := &server.RequestContext{APIKey: 1, APIVersion: 12}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -73,4 +67,18 @@ func BenchmarkHandleFetch(b *testing.B) {
 			resp.Release()
 		}
 	}
+}
+
+// benchFetchRequest is a sessionless Fetch v12 of topic "bench" that does not
+// wait, reading partitions 0 to parts-1 from offset at most partMax bytes each.
+func benchFetchRequest(parts int32, offset int64, partMax int32) *kmsg.FetchRequest {
+	fr := kmsg.NewPtrFetchRequest()
+	fr.SetVersion(12)
+	fr.ReplicaID, fr.MaxWaitMillis, fr.MinBytes, fr.MaxBytes, fr.SessionEpoch = -1, 0, 1, 50<<20, -1
+	ft := kmsg.FetchRequestTopic{Topic: "bench"}
+	for p := int32(0); p < parts; p++ {
+		ft.Partitions = append(ft.Partitions, kmsg.FetchRequestTopicPartition{Partition: p, FetchOffset: offset, PartitionMaxBytes: partMax, CurrentLeaderEpoch: -1, LogStartOffset: -1})
+	}
+	fr.Topics = []kmsg.FetchRequestTopic{ft}
+	return fr
 }

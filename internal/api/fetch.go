@@ -39,7 +39,8 @@ func (b *Broker) handleFetch(ctx context.Context, rc *server.RequestContext, req
 		maxBytes = b.cfg.FetchMaxBytes
 	}
 	maxBytes = min(maxBytes, b.cfg.FetchMaxBytes)
-	f := &fetchOp{b: b, req: req, plan: plan, maxBytes: int(maxBytes)}
+	f := &fetchOp{b: b, req: req, plan: plan, maxBytes: int(maxBytes),
+		results: make([]partResult, 0, len(plan.parts))}
 	got := f.read()
 	deadline := start.Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
 	if got >= int(req.MinBytes) || f.failed || !time.Now().Before(deadline) {

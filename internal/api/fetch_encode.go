@@ -16,7 +16,9 @@ import (
 func encodeFetchResponse(resp *kmsg.FetchResponse, results []partResult) []server.Part {
 	v := resp.Version
 	flex := v >= 12
-	e := fetchEncoder{flex: flex, buf: make([]byte, 0, 64+96*len(results))}
+	// At most a byte part before each partition's file part, and one after.
+	e := fetchEncoder{flex: flex, buf: make([]byte, 0, 64+96*len(results)),
+		parts: make([]server.Part, 0, 2*len(results)+1)}
 	if v >= 1 {
 		e.int32(resp.ThrottleMillis)
 	}

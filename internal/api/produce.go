@@ -28,11 +28,17 @@ func (b *Broker) handleProduce(rc *server.RequestContext, req *kmsg.ProduceReque
 		res     partition.AppendResult
 		err     error
 	}
-	var jobs []*job
+	n := 0
+	for _, rt := range req.Topics {
+		n += len(rt.Partitions)
+	}
+	jobs := make([]job, 0, n) // the goroutines below take pointers into it: never grown
+	resp.Topics = make([]kmsg.ProduceResponseTopic, 0, len(req.Topics))
 	total := 0
 	for _, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, 0, len(rt.Partitions))
 		name := rt.Topic
 		nameErr := error(nil)
 		if req.Version >= 13 {
@@ -55,7 +61,7 @@ func (b *Broker) handleProduce(rc *server.RequestContext, req *kmsg.ProduceReque
 			case nameErr != nil:
 				err = nameErr
 			default:
-				jobs = append(jobs, &job{ti: len(resp.Topics), pi: len(st.Partitions), topic: name, records: rp.Records})
+				jobs = append(jobs, job{ti: len(resp.Topics), pi: len(st.Partitions), topic: name, records: rp.Records})
 				total += len(rp.Records)
 			}
 			sp.ErrorCode, sp.ErrorMessage = produceError(err)
@@ -69,15 +75,15 @@ func (b *Broker) handleProduce(rc *server.RequestContext, req *kmsg.ProduceReque
 	}
 	if len(jobs) > 1 && total >= parallelAppendBytes {
 		var wg sync.WaitGroup
-		for _, j := range jobs[1:] {
+		for i := 1; i < len(jobs); i++ {
 			wg.Add(1)
-			go func() { defer wg.Done(); run(j) }()
+			go func() { defer wg.Done(); run(&jobs[i]) }()
 		}
-		run(jobs[0])
+		run(&jobs[0])
 		wg.Wait() // the records alias the request frame: done before returning
 	} else {
-		for _, j := range jobs {
-			run(j)
+		for i := range jobs {
+			run(&jobs[i])
 		}
 	}
 	var (
@@ -86,7 +92,8 @@ func (b *Broker) handleProduce(rc *server.RequestContext, req *kmsg.ProduceReque
 		mu      sync.Mutex
 		failed  []*job
 	)
-	for _, j := range jobs {
+	for i := range jobs {
+		j := &jobs[i]
 		sp := &resp.Topics[j.ti].Partitions[j.pi]
 		sp.ErrorCode, sp.ErrorMessage = produceError(j.err)
 		if j.err != nil {

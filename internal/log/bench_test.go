@@ -8,7 +8,7 @@ import (
 )
 
 // benchBatch is a 16 KiB batch of sixteen 1 KiB records.
-func benchBatch(b *testing.B) ([]byte, BatchHeader) {
+func benchBatch(b testing.TB) ([]byte, BatchHeader) {
 	recs := make([]testRec, 16)
 	for i := range recs {
 		v := make([]byte, 1024)
@@ -25,7 +25,7 @@ func benchBatch(b *testing.B) ([]byte, BatchHeader) {
 	return buf, hs[0]
 }
 
-func benchLog(b *testing.B) *Log {
+func benchLog(b testing.TB) *Log {
 	cfg := DefaultConfig()
 	cfg.SegmentBytes = 64 << 20
 	l, err := Open(b.TempDir(), cfg, false, slog.New(slog.DiscardHandler))
@@ -80,7 +80,7 @@ func BenchmarkAppendSyncParallel(b *testing.B) {
 }
 
 // filledLog holds ~64 MiB of 16 KiB batches in 16 MiB segments.
-func filledLog(b *testing.B) *Log {
+func filledLog(b testing.TB) *Log {
 	cfg := DefaultConfig()
 	cfg.SegmentBytes = 16 << 20
 	l, err := Open(b.TempDir(), cfg, false, slog.New(slog.DiscardHandler))
@@ -155,7 +155,7 @@ func BenchmarkValidateBatches(b *testing.B) {
 
 // appendNext appends buf, one batch described by hs[0], as the log's next
 // batch: its base offset is set to the log end offset first.
-func appendNext(b *testing.B, l *Log, buf []byte, hs []BatchHeader) {
+func appendNext(b testing.TB, l *Log, buf []byte, hs []BatchHeader) {
 	off := l.LogEndOffset()
 	SetBaseOffset(buf, off)
 	hs[0].BaseOffset = off
