@@ -37,10 +37,11 @@ echo "== go test -race"
 # side make them compete for CPU.
 go test -race -count=1 -p 1 -timeout 20m ./...
 
-echo "== hot-path allocation guards (without -race)"
-# The race detector's sync.Pool drops items at random, so these tests are
-# built only without it (alloc_test.go files).
-go test -count=1 -run 'Allocat' ./internal/...
+echo "== hot-path allocation guards and one pass of every benchmark (without -race)"
+# The race detector's sync.Pool drops items at random, so the allocation
+# tests (alloc_test.go) are built only without it. Each benchmark runs once,
+# so that none of them rots between measurements.
+go test -count=1 -run 'Allocat' -bench . -benchtime 1x ./...
 
 echo "== client compatibility matrix (compat/)"
 # Writes compat/MATRIX.md when run against samsa; any FAIL cell fails here.
