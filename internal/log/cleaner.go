@@ -596,38 +596,21 @@ func (c *cleaning) cleanGroup(g []cleanSource) (err error) {
 			out.abort(!c.crashed)
 		}
 	}()
-	// The recovery of an interrupted swap (cleaner_swap.go) replaces the
-	// segments whose base offsets lie between the new segment's base and
-	// its last offset. So the new segment must reach into the last old
-	// segment that holds batches: if nothing of that one survives, its
-	// last batch stays, emptied.
-	var lastHeader BatchHeader
-	lastSeen, lastWritten := -1, -1
-	for i, src := range g {
+	// What survives may end anywhere in the group, or be nothing: the
+	// range the new segment replaces goes to disk beside it (.log.end).
+	for _, src := range g {
 		expire := c.tombstonesExpire(src)
 		err := c.forEachBatch(src, 0, func(batch []byte, h *BatchHeader) error {
-			lastHeader, lastSeen = *h, i
 			b, err := c.filterBatch(batch, h, expire)
 			if err != nil || b == nil {
 				return err
 			}
-			lastWritten = i
 			return out.add(c, b)
 		})
 		if err != nil {
 			return fmt.Errorf("clean %s: %w", src.s.logPath, err)
 		}
 		if err := c.hook(stepWriting); err != nil {
-			return err
-		}
-	}
-	if lastSeen < 0 {
-		// Only empty segments (never produced by this package): leave them.
-		return errSourcesGone
-	}
-	if lastWritten < lastSeen {
-		c.outBuf = emptyBatch(c.outBuf[:0], lastHeader)
-		if err := out.add(c, c.outBuf); err != nil {
 			return err
 		}
 	}

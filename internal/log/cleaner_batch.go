@@ -150,8 +150,7 @@ func (c *cleaning) filterBatch(batch []byte, h *BatchHeader, tombstonesExpire bo
 		return c.outBuf, nil
 	}
 	// No record left (or none since an earlier clean, when the batch was a
-	// producer's last or ended a segment; the end-of-group rule in
-	// cleanGroup keeps it again where it still must stay).
+	// producer's last then), and not a producer's last batch now.
 	return nil, nil
 }
 

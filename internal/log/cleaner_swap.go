@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -22,19 +23,57 @@ import (
 //  4. the old segments' files are deleted, the .swap files renamed to their
 //     final names and the directory fsynced.
 //
+// Beside the three files, <base>.log.end (.cleaned, then .swap) holds the
+// base offset of the segment after the group: the end of the range the new
+// segment replaces. It is renamed before the .log, and deleted last.
+//
 // Open (completeInterruptedClean) deletes .cleaned files: a clean that had
 // not committed is rolled back. A <base>.log.swap is rolled forward: the
-// segments whose base offsets lie in [base, last offset in the .swap] are
-// deleted and the .swap files take their names. The cleaner guarantees that
-// this range covers exactly the segments the new one replaces: every old
-// segment holding batches has a base at or below the new segment's last
-// offset (cleanGroup keeps the last old segment's last batch, emptied, when
-// nothing else of it survives), and the next segment starts after it.
+// segments whose base offsets lie in [base, end) are deleted and the .swap
+// files take their names. The range cannot be read from the cleaned data:
+// an old segment may have lost all its batches. (A swap left by a version
+// without the .end file replaces [base, last offset in the .swap]: that
+// version kept an empty batch at the end of each cleaned segment for it,
+// which consumers were then served.)
 
 const (
 	cleanedSuffix = ".cleaned"
 	swapSuffix    = ".swap"
+	endSuffix     = ".end" // after the .log path: <base>.log.end
 )
+
+// writeEnd durably writes the end offset of a swap to path.
+func writeEnd(path string, end int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(strconv.FormatInt(end, 10) + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// readEnd reads the end offset written by writeEnd; ok is false when the
+// file is missing.
+func readEnd(path string) (end int64, ok bool, err error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	end, err = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("%s: %w", path, err)
+	}
+	return end, true, nil
+}
 
 // cleanedSegment is a cleaned segment being written: a segment whose paths
 // are the final names and whose files are open at the .cleaned names.
@@ -113,6 +152,9 @@ func (o *cleanedSegment) finish(c *cleaning, next int64) error {
 	if err := s.syncAll(); err != nil {
 		return err
 	}
+	if err := writeEnd(s.logPath+endSuffix+cleanedSuffix, next); err != nil {
+		return fmt.Errorf("cleaner: %w", err)
+	}
 	s.size = o.pos
 	s.nextOffset = next
 	s.makeCold() // rolled, and its entries are in the files just synced
@@ -131,7 +173,7 @@ func (o *cleanedSegment) abort(remove bool) {
 	if !remove || o.committed {
 		return
 	}
-	for _, p := range []string{o.s.logPath, o.s.indexPath, o.s.timePath} {
+	for _, p := range []string{o.s.logPath, o.s.indexPath, o.s.timePath, o.s.logPath + endSuffix} {
 		for _, suffix := range []string{cleanedSuffix, swapSuffix} {
 			_ = os.Remove(p + suffix)
 		}
@@ -178,7 +220,7 @@ func (c *cleaning) commit(g []cleanSource, out *cleanedSegment) error {
 	}
 
 	s := out.s
-	for _, p := range []string{s.indexPath, s.timePath} {
+	for _, p := range []string{s.indexPath, s.timePath, s.logPath + endSuffix} {
 		if err := os.Rename(p+cleanedSuffix, p+swapSuffix); err != nil {
 			return fmt.Errorf("cleaner: %w", err)
 		}
@@ -247,6 +289,9 @@ func (c *cleaning) commit(g []cleanSource, out *cleanedSegment) error {
 	if err := c.hook(stepRenamed); err != nil {
 		return err
 	}
+	if err := os.Remove(s.logPath + endSuffix + swapSuffix); err != nil {
+		errs = append(errs, err)
+	}
 	if err := syncDir(l.dir); err != nil {
 		errs = append(errs, err)
 	}
@@ -285,16 +330,20 @@ func (l *Log) completeInterruptedClean() error {
 			if !ok {
 				continue
 			}
+			stem, isEnd := strings.CutSuffix(stem, endSuffix)
 			base, kind, ok := parseSegmentFile(stem)
+			if isEnd && kind != logSuffix {
+				ok = false
+			}
 			switch {
 			case !ok:
 			case suffix == cleanedSuffix:
 				if err := remove(name, "clean interrupted before its swap"); err != nil {
 					return err
 				}
-			case kind == logSuffix:
+			case kind == logSuffix && !isEnd:
 				swaps = append(swaps, base)
-			default:
+			default: // an index's or the end's .swap: finishSwap renames or deletes it
 				strayIndexSwaps = append(strayIndexSwaps, name)
 			}
 		}
@@ -310,7 +359,7 @@ func (l *Log) completeInterruptedClean() error {
 		if _, err := os.Stat(filepath.Join(l.dir, name)); err == nil {
 			// Its .log.swap was renamed already (or never made it): the
 			// segment's index is rebuilt when missing.
-			if err := remove(name, "index of a swap whose log is gone"); err != nil {
+			if err := remove(name, "index or end of a swap whose log is gone"); err != nil {
 				return err
 			}
 		}
@@ -345,11 +394,25 @@ func (l *Log) finishSwap(base int64) error {
 		l.logger.Error("cleaner recovery: swap file damaged; its valid prefix is used", "file", swapPath, "reason", reason)
 	}
 	final := newSegmentStruct(l.dir, base)
-	if last < 0 {
+	endPath := final.logPath + endSuffix + swapSuffix
+	end, ok, err := readEnd(endPath)
+	switch {
+	case err != nil:
+		// Cannot happen for a file fsynced before the commit rename.
+		l.logger.Error("cleaner recovery: unreadable end of swap; using the swap's last offset", "file", endPath, "err", err)
+		ok = false
+	case ok && end <= base:
+		l.logger.Error("cleaner recovery: end of swap before its base; using the swap's last offset", "file", endPath, "end", end)
+		ok = false
+	}
+	if !ok {
+		end = last + 1 // a swap of a version that kept the last batch for this
+	}
+	if !ok && last < 0 {
 		// Cannot happen for a file fsynced before its commit rename:
 		// keeping the old segments is all that can be done.
 		l.logger.Error("cleaner recovery: swap file holds no batch; dropping it", "file", swapPath)
-		for _, p := range []string{final.logPath, final.indexPath, final.timePath} {
+		for _, p := range []string{final.logPath, final.indexPath, final.timePath, final.logPath + endSuffix} {
 			if err := os.Remove(p + swapSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("cleaner recovery: %w", err)
 			}
@@ -362,7 +425,7 @@ func (l *Log) finishSwap(base int64) error {
 	}
 	for _, e := range ents {
 		b, _, ok := parseSegmentFile(e.Name())
-		if !ok || b < base || b > last {
+		if !ok || b < base || b >= end {
 			continue
 		}
 		l.logger.Warn("cleaner recovery: deleting a segment file replaced by a cleaned one", "file", e.Name(), "cleaned", filepath.Base(swapPath))
@@ -376,6 +439,9 @@ func (l *Log) finishSwap(base int64) error {
 			return fmt.Errorf("cleaner recovery: %w", err)
 		}
 	}
-	l.logger.Warn("cleaner recovery: completed an interrupted segment swap", "file", final.logPath, "last_offset", last)
+	if err := os.Remove(endPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("cleaner recovery: %w", err)
+	}
+	l.logger.Warn("cleaner recovery: completed an interrupted segment swap", "file", final.logPath, "last_offset", last, "replaced_below", end)
 	return nil
 }

@@ -224,7 +224,12 @@ func (l *Log) loadSegments(clean bool, rp recoveryPoint) error {
 				last = true
 			}
 		}
-		if s.size == 0 && !last {
+		// An empty segment followed by another holds nothing to read: the
+		// cleaner leaves one when it removed every record of a group. The
+		// first one stays, as its base is the log start offset (a
+		// consumer's committed offset below the first record left must
+		// still be in range, as in Kafka).
+		if s.size == 0 && !last && i > 0 {
 			l.removeSegment(i, "empty segment followed by another")
 			i--
 			continue
