@@ -91,6 +91,7 @@ func scenarios() []scenario {
 	}
 	return append(s,
 		scenario{id: "consume", title: "consume (start, offset)", run: scenarioConsume},
+		scenario{id: "compacted", title: "consume compacted", run: scenarioCompacted},
 		scenario{id: "idempotent", title: "idempotent produce", run: scenarioIdempotent},
 		scenario{id: "group", title: "group commit + resume", run: scenarioGroup},
 		scenario{id: "txn", title: "transactions", run: scenarioTxn},

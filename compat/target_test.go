@@ -101,7 +101,10 @@ func startTarget(t *testing.T) *env {
 		}
 		cmd = exec.Command(bin, "serve",
 			"--override", "listeners=PLAINTEXT://"+addr,
-			"--override", "log.dirs="+dataDir)
+			"--override", "log.dirs="+dataDir,
+			// The compacted-read scenario waits for the cleaner, which
+			// looks for work every 15 s by default.
+			"--override", "log.cleaner.backoff.ms=200")
 	} else {
 		cmd = exec.Command(bin, "-port", strconv.Itoa(port))
 	}
@@ -271,14 +274,21 @@ func (e *env) need(keys ...int16) error {
 // the broker has it, otherwise auto-creation through Metadata. It waits until
 // the topic's partitions all have a leader and returns how many there are.
 func (e *env) createTopic(ctx context.Context, topic string, partitions int32) (int32, error) {
+	return e.createTopicWith(ctx, topic, partitions, nil)
+}
+
+// createTopicWith creates topic with topic configs (CreateTopics only).
+func (e *env) createTopicWith(ctx context.Context, topic string, partitions int32, configs map[string]*string) (int32, error) {
 	if _, ok := e.apis[kmsg.CreateTopics.Int16()]; ok {
-		resp, err := e.admin.CreateTopic(ctx, partitions, 1, nil, topic)
+		resp, err := e.admin.CreateTopic(ctx, partitions, 1, configs, topic)
 		if err != nil {
 			return 0, fmt.Errorf("create topic %s with franz-go: %w", topic, err)
 		}
 		if resp.Err != nil {
 			return 0, fmt.Errorf("create topic %s with franz-go: %w (%s)", topic, resp.Err, resp.ErrMessage)
 		}
+	} else if configs != nil {
+		return 0, fmt.Errorf("create topic %s with configs: the broker has no CreateTopics", topic)
 	} else {
 		req := kmsg.NewPtrMetadataRequest()
 		rt := kmsg.NewMetadataRequestTopic()
