@@ -30,8 +30,13 @@ func (b *Broker) createPartitions(rt kmsg.CreatePartitionsRequestTopic, validate
 		return errorf(kerr.InvalidPartitions, "topic %q already has %d partitions", rt.Topic, t.Partitions)
 	case rt.Count > maxPartitionsPerTopic:
 		return errorf(kerr.InvalidPartitions, "partition count %d is above the limit of %d", rt.Count, maxPartitionsPerTopic)
-	case len(rt.Assignment) > 0:
-		return errorf(kerr.InvalidReplicaAssignment, "manual replica assignment is not supported yet")
+	case len(rt.Assignment) > 0 && len(rt.Assignment) != int(rt.Count-t.Partitions):
+		return errorf(kerr.InvalidReplicaAssignment, "attempted to add %d additional partitions, but %d assignments were given", rt.Count-t.Partitions, len(rt.Assignment))
+	}
+	for _, a := range rt.Assignment {
+		if err := b.checkReplicas(a.Replicas, 1); err != nil {
+			return err
+		}
 	}
 	if validateOnly {
 		return nil

@@ -19,9 +19,11 @@ func (b *Broker) handleCreateTopics(req *kmsg.CreateTopicsRequest) kmsg.Response
 		switch {
 		case seen[rt.Topic] > 1:
 			err = errorf(kerr.InvalidRequest, "topic %q appears more than once in the request", rt.Topic)
-		case len(rt.ReplicaAssignment) > 0:
-			err = errorf(kerr.InvalidRequest, "manual replica assignment is not supported yet")
 		default:
+			partitions := rt.NumPartitions
+			if len(rt.ReplicaAssignment) > 0 {
+				partitions, err = b.assignedPartitions(rt)
+			}
 			configs := make(map[string]string, len(rt.Configs))
 			for _, c := range rt.Configs {
 				if c.Value == nil {
@@ -31,7 +33,7 @@ func (b *Broker) handleCreateTopics(req *kmsg.CreateTopicsRequest) kmsg.Response
 				configs[c.Name] = *c.Value
 			}
 			if err == nil {
-				t, cerr := b.createTopic(rt.Topic, rt.NumPartitions, rt.ReplicationFactor, configs, req.ValidateOnly)
+				t, cerr := b.createTopic(rt.Topic, partitions, rt.ReplicationFactor, configs, req.ValidateOnly)
 				err = cerr
 				if err == nil {
 					st.TopicID = t.ID
