@@ -346,3 +346,53 @@ func javaMod(s string, n int32) int32 {
 	}
 	return v % n
 }
+
+// TestMemberValidationMatchesKafka: Heartbeat, SyncGroup and OffsetCommit
+// decide who a request comes from as Kafka's ClassicGroup.validateMember
+// does. An instance ID no static member holds is UNKNOWN_MEMBER_ID (a
+// dynamic member sending one is not fenced); one held under another member
+// ID is FENCED_INSTANCE_ID; a static member sending no instance ID is known
+// by its member ID.
+func TestMemberValidationMatchesKafka(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1000, 0)}
+	c := testCoordinator(t, &memLog{}, clock, nil)
+	dyn := recv(t, join(c, "g", "", "range")).MemberID
+	recv(t, join(c, "g", dyn, "range"))
+	static := JoinRequest{Group: "g", InstanceID: "i1", ClientID: "cl", ProtocolType: "consumer",
+		Protocols: []Protocol{{Name: "range", Metadata: []byte("s")}}, SessionTimeout: 10 * time.Second,
+		RebalanceTimeout: 20 * time.Second, RequireKnownMemberID: true}
+	sch := c.Join(static)
+	recv(t, join(c, "g", dyn, "range")) // the leader rejoins; the rebalance completes
+	st := recv(t, sch)
+	if st.Err != nil {
+		t.Fatalf("static member join: %v", st.Err)
+	}
+	gen := st.Generation
+	recv(t, c.Sync(SyncRequest{Group: "g", MemberID: dyn, Generation: gen, Assignments: map[string][]byte{dyn: nil, st.MemberID: nil}}))
+	if d := c.Describe("g"); d.State != Stable {
+		t.Fatalf("group %v, want stable", d.State)
+	}
+	for _, tc := range []struct {
+		name               string
+		member, instance   string
+		wantHB, wantCommit *kerr.Error
+	}{
+		{"dynamic member with an instance ID", dyn, "i9", kerr.UnknownMemberID, kerr.UnknownMemberID},
+		{"instance held by another member", dyn, "i1", kerr.FencedInstanceID, kerr.FencedInstanceID},
+		{"static member without its instance ID", st.MemberID, "", nil, nil},
+		{"static member with its instance ID", st.MemberID, "i1", nil, nil},
+		{"unknown member, no instance", "nobody", "", kerr.UnknownMemberID, kerr.UnknownMemberID},
+	} {
+		if err := c.Heartbeat("g", tc.member, tc.instance, gen); err != tc.wantHB {
+			t.Errorf("%s: heartbeat %v, want %v", tc.name, err, tc.wantHB)
+		}
+		err, _ := c.Commit(CommitRequest{Group: "g", MemberID: tc.member, InstanceID: tc.instance, Generation: gen,
+			Offsets: map[string]map[int32]Offset{"t": {0: {Offset: 1}}}, Version: 8})
+		if err != tc.wantCommit {
+			t.Errorf("%s: commit %v, want %v", tc.name, err, tc.wantCommit)
+		}
+		if r := recv(t, c.Sync(SyncRequest{Group: "g", MemberID: tc.member, InstanceID: tc.instance, Generation: gen + 1})); tc.wantHB != nil && r.Err != tc.wantHB {
+			t.Errorf("%s: sync %v, want %v", tc.name, r.Err, tc.wantHB)
+		}
+	}
+}

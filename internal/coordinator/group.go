@@ -237,6 +237,27 @@ func (g *group) staticMember(instanceID string) *member {
 	return nil
 }
 
+// member returns the member a Heartbeat, SyncGroup or offset commit comes
+// from, as Kafka's ClassicGroup.validateMember decides it: a request naming
+// an instance ID must come from that static member's current member ID
+// (FENCED_INSTANCE_ID when another holds it, UNKNOWN_MEMBER_ID when no one
+// does); one naming none needs only a known member ID.
+func (g *group) member(memberID, instanceID string) (*member, *kerr.Error) {
+	if instanceID != "" {
+		switch m := g.staticMember(instanceID); {
+		case m == nil:
+			return nil, kerr.UnknownMemberID
+		case m.id != memberID:
+			return nil, kerr.FencedInstanceID
+		}
+	}
+	m := g.members[memberID]
+	if m == nil {
+		return nil, kerr.UnknownMemberID
+	}
+	return m, nil
+}
+
 func (g *group) joinNew(req JoinRequest) <-chan JoinResult {
 	if old := g.staticMember(req.InstanceID); old != nil {
 		return g.replaceStatic(old, req)
@@ -616,15 +637,10 @@ func (c *Coordinator) Sync(req SyncRequest) <-chan SyncResult {
 	if g == nil {
 		return syncErr(kerr.UnknownMemberID)
 	}
-	m := g.members[req.MemberID]
+	m, err := g.member(req.MemberID, req.InstanceID)
 	switch {
-	case m == nil:
-		if g.staticMember(req.InstanceID) != nil {
-			return syncErr(kerr.FencedInstanceID)
-		}
-		return syncErr(kerr.UnknownMemberID)
-	case m.instanceID != req.InstanceID:
-		return syncErr(kerr.FencedInstanceID)
+	case err != nil:
+		return syncErr(err)
 	case req.Generation != g.generation:
 		return syncErr(kerr.IllegalGeneration)
 	case req.ProtocolType != nil && *req.ProtocolType != g.protocolType,
@@ -682,15 +698,10 @@ func (c *Coordinator) Heartbeat(group, memberID, instanceID string, generation i
 	if g == nil {
 		return kerr.UnknownMemberID
 	}
-	m := g.members[memberID]
+	m, err := g.member(memberID, instanceID)
 	switch {
-	case m == nil:
-		if g.staticMember(instanceID) != nil {
-			return kerr.FencedInstanceID
-		}
-		return kerr.UnknownMemberID
-	case m.instanceID != instanceID:
-		return kerr.FencedInstanceID
+	case err != nil:
+		return err
 	case generation != g.generation:
 		return kerr.IllegalGeneration
 	}

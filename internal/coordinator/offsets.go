@@ -54,15 +54,10 @@ func (c *Coordinator) Commit(req CommitRequest) (*kerr.Error, func() error) {
 	case g.state == CompletingRebalance:
 		return kerr.RebalanceInProgress, nil
 	default:
-		m := g.members[req.MemberID]
+		m, err := g.member(req.MemberID, req.InstanceID)
 		switch {
-		case m == nil:
-			if g.staticMember(req.InstanceID) != nil {
-				return kerr.FencedInstanceID, nil
-			}
-			return kerr.UnknownMemberID, nil
-		case m.instanceID != req.InstanceID:
-			return kerr.FencedInstanceID, nil
+		case err != nil:
+			return err, nil
 		case req.Generation != g.generation:
 			return kerr.IllegalGeneration, nil
 		}

@@ -39,12 +39,10 @@ func (c *Coordinator) TxnCommit(req TxnCommitRequest) (*kerr.Error, func() error
 				return kerr.IllegalGeneration, nil
 			}
 		} else {
-			m := g.members[req.MemberID]
+			_, err := g.member(req.MemberID, req.InstanceID)
 			switch {
-			case m == nil:
-				return kerr.UnknownMemberID, nil
-			case m.instanceID != req.InstanceID:
-				return kerr.FencedInstanceID, nil
+			case err != nil:
+				return err, nil
 			case req.Generation != g.generation:
 				return kerr.IllegalGeneration, nil
 			}
