@@ -42,39 +42,6 @@ const (
 	endSuffix     = ".end" // after the .log path: <base>.log.end
 )
 
-// writeEnd durably writes the end offset of a swap to path.
-func writeEnd(path string, end int64) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(strconv.FormatInt(end, 10) + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// readEnd reads the end offset written by writeEnd; ok is false when the
-// file is missing.
-func readEnd(path string) (end int64, ok bool, err error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, false, nil
-	}
-	if err != nil {
-		return 0, false, err
-	}
-	end, err = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
-		return 0, false, fmt.Errorf("%s: %w", path, err)
-	}
-	return end, true, nil
-}
-
 // cleanedSegment is a cleaned segment being written: a segment whose paths
 // are the final names and whose files are open at the .cleaned names.
 type cleanedSegment struct {
@@ -152,7 +119,7 @@ func (o *cleanedSegment) finish(c *cleaning, next int64) error {
 	if err := s.syncAll(); err != nil {
 		return err
 	}
-	if err := writeEnd(s.logPath+endSuffix+cleanedSuffix, next); err != nil {
+	if err := writeFileSynced(s.logPath+endSuffix+cleanedSuffix, strconv.FormatInt(next, 10)+"\n"); err != nil {
 		return fmt.Errorf("cleaner: %w", err)
 	}
 	s.size = o.pos
@@ -395,12 +362,8 @@ func (l *Log) finishSwap(base int64) error {
 	}
 	final := newSegmentStruct(l.dir, base)
 	endPath := final.logPath + endSuffix + swapSuffix
-	end, ok, err := readEnd(endPath)
+	end, ok := l.readOffsetFile(filepath.Base(endPath)) // logs an unreadable one
 	switch {
-	case err != nil:
-		// Cannot happen for a file fsynced before the commit rename.
-		l.logger.Error("cleaner recovery: unreadable end of swap; using the swap's last offset", "file", endPath, "err", err)
-		ok = false
 	case ok && end <= base:
 		l.logger.Error("cleaner recovery: end of swap before its base; using the swap's last offset", "file", endPath, "end", end)
 		ok = false

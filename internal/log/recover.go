@@ -493,12 +493,9 @@ func writeOffsetFile(dir, name string, off int64) error {
 	return writeFileAtomic(dir, name, strconv.FormatInt(off, 10)+"\n")
 }
 
-// writeFileAtomic durably replaces dir/name with content: written to a
-// temporary file, fsynced, renamed over the old one, directory fsynced.
-func writeFileAtomic(dir, name, content string) error {
-	final := filepath.Join(dir, name)
-	tmp := final + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+// writeFileSynced creates (or truncates) path, writes content and fsyncs it.
+func writeFileSynced(path, content string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
@@ -509,6 +506,15 @@ func writeFileAtomic(dir, name, content string) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	return err
+}
+
+// writeFileAtomic durably replaces dir/name with content: written to a
+// temporary file, fsynced, renamed over the old one, directory fsynced.
+func writeFileAtomic(dir, name, content string) error {
+	final := filepath.Join(dir, name)
+	tmp := final + ".tmp"
+	err := writeFileSynced(tmp, content)
 	if err == nil {
 		err = os.Rename(tmp, final)
 	}
