@@ -326,17 +326,19 @@ func (c *Coordinator) ExpireOffsets(retention time.Duration) int {
 			c.lg.Error("writing expired offsets", "group", id, "err", err)
 			continue
 		}
+		n := 0
 		for tp, o := range g.offsets {
 			if groupExpired || o.CommitTime < cutoff {
 				delete(g.offsets, tp)
-				expired++
+				n++
 			}
 		}
+		expired += n
 		if removeGroup {
 			g.stopTimers()
 			delete(c.groups, id)
 		}
-		c.lg.Info("expired committed offsets", "group", id, "offsets", len(recs), "group_removed", removeGroup)
+		c.lg.Info("expired committed offsets", "group", id, "offsets", n, "group_removed", removeGroup)
 	}
 	return expired
 }
