@@ -598,7 +598,9 @@ func (c *cleaning) cleanGroup(g []cleanSource) (err error) {
 	}()
 	// What survives may end anywhere in the group, or be nothing: the
 	// range the new segment replaces goes to disk beside it (.log.end).
+	newest := int64(-1)
 	for _, src := range g {
+		newest = max(newest, segmentLargestTimestamp(src, c.nowMs))
 		expire := c.tombstonesExpire(src)
 		err := c.forEachBatch(src, 0, func(batch []byte, h *BatchHeader) error {
 			b, err := c.filterBatch(batch, h, expire)
@@ -614,7 +616,7 @@ func (c *cleaning) cleanGroup(g []cleanSource) (err error) {
 			return err
 		}
 	}
-	if err := out.finish(c, g[len(g)-1].next); err != nil {
+	if err := out.finish(c, g[len(g)-1].next, newest); err != nil {
 		return err
 	}
 	return c.commit(g, out)

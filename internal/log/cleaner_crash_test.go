@@ -268,3 +268,48 @@ func TestOpenRemovesCleanerLeftovers(t *testing.T) {
 	checkReads(t, l, m)
 	checkIndexes(t, l)
 }
+
+// TestRetentionPassesEmptiedSegments: a segment the cleaner emptied holds
+// nothing newer than what it replaced, so time retention (cleanup.policy
+// compact,delete) deletes it and goes on past it, in the running log and
+// after a restart, instead of stopping there for good.
+func TestRetentionPassesEmptiedSegments(t *testing.T) {
+	for _, reopen := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reopen=%v", reopen), func(t *testing.T) {
+			clock := newFakeClock()
+			cfg := DefaultConfig()
+			cfg.SegmentBytes = 300 // one batch each
+			cfg.Now = clock.Now
+			dir := t.TempDir()
+			l := openT(t, dir, cfg, true)
+			v := bytes.Repeat([]byte("v"), 200)
+			for range 4 {
+				appendT(t, l, buildBatch(t, 0, []testRec{{key: []byte("k"), value: v, ts: clock.Now().UnixMilli()}}, batchOpts{}))
+				clock.Advance(time.Minute)
+			}
+			if _, err := l.Clean(context.Background(), CleanerConfig{Now: clock.Now, DeleteRetentionMs: -1}); err != nil {
+				t.Fatal(err)
+			}
+			l.mu.RLock()
+			firstEmpty := l.segs[0].size == 0
+			l.mu.RUnlock()
+			if !firstEmpty {
+				t.Fatalf("the clean did not empty the first segment: %+v", segInfos(l))
+			}
+			if reopen {
+				if err := l.Close(); err != nil {
+					t.Fatal(err)
+				}
+				l = openT(t, dir, cfg, true)
+			}
+			clock.Advance(time.Hour)
+			if _, err := l.DeleteOldSegments(10*time.Minute.Milliseconds(), -1); err != nil {
+				t.Fatal(err)
+			}
+			if si := segInfos(l); len(si) != 1 || l.LogStartOffset() != l.LogEndOffset() {
+				t.Fatalf("after retention of everything older than 10 minutes: segments %+v, log [%d, %d); want only the empty active one",
+					si, l.LogStartOffset(), l.LogEndOffset())
+			}
+		})
+	}
+}

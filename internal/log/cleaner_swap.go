@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Crash-safe replacement of segments by a cleaned one, as Kafka does it:
@@ -105,8 +106,11 @@ func (o *cleanedSegment) add(c *cleaning, batch []byte) error {
 }
 
 // finish writes the indexes and fsyncs the three files; next is the base
-// offset of the segment after the group.
-func (o *cleanedSegment) finish(c *cleaning, next int64) error {
+// offset of the segment after the group, and lastModifiedMs the newest
+// record time of the group, which the new .log's modification time takes
+// (as in Kafka), so that a segment left without records ages for time
+// retention like the data it replaced.
+func (o *cleanedSegment) finish(c *cleaning, next, lastModifiedMs int64) error {
 	if err := o.w.Flush(); err != nil {
 		return fmt.Errorf("write %s%s: %w", o.s.logPath, cleanedSuffix, err)
 	}
@@ -115,6 +119,10 @@ func (o *cleanedSegment) finish(c *cleaning, next int64) error {
 	var err error
 	if c.idxBuf, err = s.writeIndexEntries(c.idxBuf, 0, o.x.newOffs, 0, o.x.newTimes); err != nil {
 		return err
+	}
+	mtime := time.UnixMilli(lastModifiedMs)
+	if err := os.Chtimes(s.logPath+cleanedSuffix, mtime, mtime); err != nil {
+		return fmt.Errorf("cleaner: %w", err)
 	}
 	if err := s.syncAll(); err != nil {
 		return err

@@ -49,7 +49,9 @@ func (l *Log) DeleteOldSegments(retentionMs, retentionBytes int64) (int, error) 
 	for i, s := range segs {
 		active := i == len(segs)-1
 		byStart := !active && segs[i+1].base <= lso
-		byTime := retentionMs >= 0 && s.size > 0 && nowMs-l.largestTimestamp(s, maxTs[i]) > retentionMs
+		// An empty active segment is the log's end, not old data; an empty
+		// one before it (emptied by the cleaner) ages by its file's time.
+		byTime := retentionMs >= 0 && (s.size > 0 || !active) && nowMs-l.largestTimestamp(s, maxTs[i]) > retentionMs
 		bySize := !active && retentionBytes >= 0 && total-s.size >= retentionBytes
 		if !byStart && !byTime && !bySize {
 			break
