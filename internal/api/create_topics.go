@@ -20,10 +20,6 @@ func (b *Broker) handleCreateTopics(req *kmsg.CreateTopicsRequest) kmsg.Response
 		case seen[rt.Topic] > 1:
 			err = errorf(kerr.InvalidRequest, "topic %q appears more than once in the request", rt.Topic)
 		default:
-			partitions := rt.NumPartitions
-			if len(rt.ReplicaAssignment) > 0 {
-				partitions, err = b.assignedPartitions(rt)
-			}
 			configs := make(map[string]string, len(rt.Configs))
 			for _, c := range rt.Configs {
 				if c.Value == nil {
@@ -31,6 +27,10 @@ func (b *Broker) handleCreateTopics(req *kmsg.CreateTopicsRequest) kmsg.Response
 					break
 				}
 				configs[c.Name] = *c.Value
+			}
+			partitions := rt.NumPartitions
+			if err == nil && len(rt.ReplicaAssignment) > 0 {
+				partitions, err = b.assignedPartitions(rt)
 			}
 			if err == nil {
 				t, cerr := b.createTopic(rt.Topic, partitions, rt.ReplicationFactor, configs, req.ValidateOnly)
