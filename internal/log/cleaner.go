@@ -201,20 +201,6 @@ func (l *Log) firstDirtyOffset(lso, leo int64) int64 {
 	return max(cp, lso)
 }
 
-// segmentLargestTimestamp is the newest record timestamp of src, or its
-// file's modification time when no record has one (as Kafka does); nowMs
-// when neither is known, which keeps the segment young.
-func segmentLargestTimestamp(src cleanSource, nowMs int64) int64 {
-	if src.maxTs >= 0 {
-		return src.maxTs
-	}
-	st, err := src.s.log.Stat()
-	if err != nil {
-		return nowMs
-	}
-	return st.ModTime().UnixMilli()
-}
-
 // firstUncleanableOffset is where the cleanable range ends: the active
 // segment's base offset, or earlier at the first segment not yet fsynced
 // (when onlySynced: a clean must never make durable a removal whose reason
@@ -231,7 +217,7 @@ func firstUncleanableOffset(segs []cleanSource, firstDirty, nowMs, lagMs int64, 
 			end = src.s.base
 			break
 		}
-		if lagMs > 0 && src.next > firstDirty && src.size > 0 && segmentLargestTimestamp(src, nowMs) > nowMs-lagMs {
+		if lagMs > 0 && src.next > firstDirty && src.size > 0 && largestTimestamp(src.s, src.maxTs, nowMs) > nowMs-lagMs {
 			end = src.s.base
 			break
 		}
@@ -600,7 +586,7 @@ func (c *cleaning) cleanGroup(g []cleanSource) (err error) {
 	// range the new segment replaces goes to disk beside it (.log.end).
 	newest := int64(-1)
 	for _, src := range g {
-		newest = max(newest, segmentLargestTimestamp(src, c.nowMs))
+		newest = max(newest, largestTimestamp(src.s, src.maxTs, c.nowMs))
 		expire := c.tombstonesExpire(src)
 		err := c.forEachBatch(src, 0, func(batch []byte, h *BatchHeader) error {
 			b, err := c.filterBatch(batch, h, expire)

@@ -69,7 +69,7 @@ func (c *cleaning) tombstonesExpire(src cleanSource) bool {
 	if c.cfg.DeleteRetentionMs < 0 {
 		return false
 	}
-	return segmentLargestTimestamp(src, c.nowMs) < c.nowMs-c.cfg.DeleteRetentionMs
+	return largestTimestamp(src.s, src.maxTs, c.nowMs) < c.nowMs-c.cfg.DeleteRetentionMs
 }
 
 // retain decides one record's fate.

@@ -2,7 +2,6 @@ package log
 
 import (
 	"fmt"
-	"os"
 	"slices"
 )
 
@@ -51,7 +50,7 @@ func (l *Log) DeleteOldSegments(retentionMs, retentionBytes int64) (int, error) 
 		byStart := !active && segs[i+1].base <= lso
 		// An empty active segment is the log's end, not old data; an empty
 		// one before it (emptied by the cleaner) ages by its file's time.
-		byTime := retentionMs >= 0 && (s.size > 0 || !active) && nowMs-l.largestTimestamp(s, maxTs[i]) > retentionMs
+		byTime := retentionMs >= 0 && (s.size > 0 || !active) && nowMs-largestTimestamp(s, maxTs[i], nowMs) > retentionMs
 		bySize := !active && retentionBytes >= 0 && total-s.size >= retentionBytes
 		if !byStart && !byTime && !bySize {
 			break
@@ -93,15 +92,17 @@ func (l *Log) DeleteOldSegments(retentionMs, retentionBytes int64) (int, error) 
 	return n, err
 }
 
-// largestTimestamp is the newest record timestamp of s, or its file's
-// modification time when no record has a timestamp (as Kafka does).
-func (l *Log) largestTimestamp(s *segment, maxTs int64) int64 {
+// largestTimestamp is the newest record timestamp of s (maxTs, read under
+// the log's lock), or its file's modification time when no record has a
+// timestamp or the segment is empty (as Kafka does); nowMs when the file
+// cannot be asked, which keeps the segment.
+func largestTimestamp(s *segment, maxTs, nowMs int64) int64 {
 	if maxTs >= 0 {
 		return maxTs
 	}
-	st, err := os.Stat(s.logPath)
+	st, err := s.log.Stat()
 	if err != nil {
-		return l.nowMs() // unknown age: keep it
+		return nowMs
 	}
 	return st.ModTime().UnixMilli()
 }
