@@ -280,32 +280,38 @@ func TestIdleTimeoutClosesConnection(t *testing.T) {
 	silent.expectClosed()
 }
 
-// Shutdown stops reading, lets the replies of requests already read finish
+// Shutdown stops reading, ends the waits of long polls at once (their
+// replies still go out), lets the replies of requests already read finish
 // and be written, then closes the connection.
 func TestShutdownFinishesInFlightReplies(t *testing.T) {
 	h := newHandler()
 	s, addr := start(t, Config{IdleTimeout: time.Minute}, h)
 	c := dial(t, addr)
 	idle := dial(t, addr)
-	c.write(append(frame("slow-a", metadataReq(12), 1), frame("fast", metadataReq(12), 2)...))
-	h.waitHandled(t, 2)
+	c.writeMetadataReqs([]string{"slow-b", "gated-a", "fast"}, 1)
+	h.waitHandled(t, 3)
 
 	done := shutdownAsync(t, s)
 	// The idle connection is closed without waiting for anything.
 	idle.expectClosed()
+	// The long poll ends now, without release("b").
+	select {
+	case name := <-h.ctxDone:
+		if name != "b" {
+			t.Fatalf("shutdown ended the wait of %q, want only the long poll b", name)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("shutdown did not end the long poll's wait")
+	}
+	c.expectMetadataReplies(t, []string{"slow-b"}, 1)
 	select {
 	case err := <-done:
 		t.Fatalf("Shutdown returned (%v) while a reply was in flight", err)
-	default:
+	case <-time.After(50 * time.Millisecond):
 	}
 
 	h.release("a")
-	if got := c.recvMetadata(12, 1); got != "slow-a" {
-		t.Fatalf("got %q", got)
-	}
-	if got := c.recvMetadata(12, 2); got != "fast" {
-		t.Fatalf("got %q", got)
-	}
+	c.expectMetadataReplies(t, []string{"gated-a", "fast"}, 2)
 	c.expectClosed()
 	select {
 	case err := <-done:
@@ -316,7 +322,7 @@ func TestShutdownFinishesInFlightReplies(t *testing.T) {
 		t.Fatal("Shutdown did not return")
 	}
 	if len(h.ctxDone) != 0 {
-		t.Fatal("a graceful shutdown cancelled an in-flight reply")
+		t.Fatal("a graceful shutdown ended the wait of a reply that is not a long poll")
 	}
 	// No new connections.
 	if nc, err := net.DialTimeout("tcp", addr, waitLimit); err == nil {
@@ -329,29 +335,30 @@ func TestShutdownFinishesInFlightReplies(t *testing.T) {
 	}
 }
 
-// With an expired context Shutdown cancels the replies' context and closes
-// the connections instead of waiting.
+// With an expired context Shutdown closes the connections instead of
+// waiting for their replies, and returns the context's error once the
+// replies have given up.
 func TestShutdownExpiredContextForceCloses(t *testing.T) {
 	h := newHandler()
 	s, addr := start(t, Config{}, h)
 	c := dial(t, addr)
-	c.send("slow-never", metadataReq(12), 1)
+	c.send("gated-never", metadataReq(12), 1)
 	h.waitHandled(t, 1)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := s.Shutdown(ctx); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Shutdown with an expired context = %v, want context.Canceled", err)
-	}
+	done := make(chan error, 1)
+	go func() { done <- s.Shutdown(ctx) }()
+	c.drainUntilClosed() // closed while the reply still waits
+	h.release("never")
 	select {
-	case name := <-h.ctxDone:
-		if name != "never" {
-			t.Fatalf("cancelled reply %q", name)
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Shutdown with an expired context = %v, want context.Canceled", err)
 		}
-	default:
-		t.Fatal("the in-flight reply did not see the server context end")
+	case <-time.After(waitLimit):
+		t.Fatal("Shutdown did not return")
 	}
-	c.drainUntilClosed()
 }
 
 // A client that stops reading while a large response is written blocks the
@@ -703,7 +710,7 @@ func TestShutdownWaitsForInlineReply(t *testing.T) {
 	h := newHandler()
 	s, addr := start(t, Config{IdleTimeout: time.Minute}, h)
 	c := dial(t, addr)
-	c.write(frame("inline-z", metadataReq(12), 1))
+	c.write(frame("gatedinline-z", metadataReq(12), 1))
 	h.waitHandled(t, 1)
 	done := shutdownAsync(t, s)
 	select {
@@ -712,7 +719,7 @@ func TestShutdownWaitsForInlineReply(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 	h.release("z")
-	if got := c.recvMetadata(12, 1); got != "inline-z" {
+	if got := c.recvMetadata(12, 1); got != "gatedinline-z" {
 		t.Fatalf("got %q", got)
 	}
 	c.expectClosed()

@@ -31,8 +31,11 @@ const waitLimit = 10 * time.Second
 // request depends on the client ID:
 //
 //	"noreply"       no response (a nil Reply, as for acks=0)
-//	"slow-NAME"     the reply waits until release(NAME) or the server's context ends
+//	"slow-NAME"     the reply waits until release(NAME) or the server's context
+//	                ends, as a long poll does
 //	"inline-NAME"   the same, marked Inline (the reader may wait for it)
+//	"gated-NAME"    the reply waits until release(NAME) only, as an fsync does
+//	"gatedinline-NAME" the same, marked Inline
 //	"body-NAME"     the reply is the pre-encoded Body registered with setBody(NAME)
 //	anything else   an immediate reply
 //
@@ -113,18 +116,23 @@ func (h *testHandler) Handle(ctx context.Context, rc *RequestContext, req kmsg.R
 		switch {
 		case id == "noreply":
 			return nil
-		case strings.HasPrefix(id, "slow-"), strings.HasPrefix(id, "inline-"):
-			name := id[strings.IndexByte(id, '-')+1:]
+		case strings.HasPrefix(id, "slow-"), strings.HasPrefix(id, "inline-"),
+			strings.HasPrefix(id, "gated-"), strings.HasPrefix(id, "gatedinline-"):
+			mode, name, _ := strings.Cut(id, "-")
 			g := h.gate(name)
+			var ends <-chan struct{} // nil for gated: only release ends the wait
+			if !strings.HasPrefix(mode, "gated") {
+				ends = ctx.Done()
+			}
 			reply := func() Response {
 				select {
 				case <-g:
-				case <-ctx.Done():
+				case <-ends:
 					h.ctxDone <- name
 				}
 				return Response{Msg: resp}
 			}
-			if strings.HasPrefix(id, "inline-") {
+			if strings.HasSuffix(mode, "inline") {
 				return rc.Inline(reply)
 			}
 			return reply

@@ -82,6 +82,10 @@ type Handler interface {
 	// kmsg aliases a request's byte fields (Produce records) to the frame,
 	// which is reused once Handle returns: Handle and its Reply must not
 	// keep references to them (strings are copies and may be kept).
+	// ctx ends when the server begins to shut down: a reply that waits
+	// for something that may take long (a fetch's long poll, a group's
+	// rebalance) must then answer at once with what it has. Its response
+	// is still written before the connection closes.
 	Handle(ctx context.Context, rc *RequestContext, req kmsg.Request) Reply
 }
 
@@ -173,9 +177,12 @@ func (s *Server) startConn(nc net.Conn) {
 	}()
 }
 
-// Shutdown stops accepting, lets every connection finish the requests it has
-// already read (their responses are written), then closes the connections.
-// Connections still busy when ctx ends are closed forcibly.
+// Shutdown stops accepting and reading, ends the waits of long polls and
+// group rebalances (see Handler), lets every connection finish the requests
+// it has already read (their responses are written), then closes the
+// connections. Connections still busy when ctx ends are closed forcibly.
+// A client that long-polls with a large max wait, or a group join waiting
+// for a member that is gone, therefore no longer holds a shutdown up.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
@@ -192,14 +199,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.stopReading()
 	}
+	s.cancel() // long polls and group waits answer now
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-		s.cancel()
 		return nil
 	case <-ctx.Done():
-		s.cancel() // wakes long-polls and other waits
 		s.mu.Lock()
 		for c := range s.conns {
 			c.nc.Close()
