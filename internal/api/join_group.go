@@ -37,7 +37,7 @@ func (b *Broker) handleJoinGroup(ctx context.Context, rc *server.RequestContext,
 		select {
 		case r = <-ch:
 		case <-ctx.Done():
-			r = coordinator.JoinResult{Err: kerr.CoordinatorNotAvailable, MemberID: req.MemberID, Generation: -1}
+			r = coordinator.JoinResult{Err: kerr.NotCoordinator, MemberID: req.MemberID, Generation: -1} // shutting down: as Kafka answers when it unloads a group
 		}
 		resp.Generation, resp.MemberID = r.Generation, r.MemberID
 		if r.Err != nil {

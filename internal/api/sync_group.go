@@ -25,7 +25,7 @@ func (b *Broker) handleSyncGroup(ctx context.Context, req *kmsg.SyncGroupRequest
 		select {
 		case r = <-ch:
 		case <-ctx.Done():
-			r = coordinator.SyncResult{Err: kerr.CoordinatorNotAvailable}
+			r = coordinator.SyncResult{Err: kerr.NotCoordinator} // shutting down, as for JoinGroup
 		}
 		if r.Err != nil {
 			resp.ErrorCode = r.Err.Code
