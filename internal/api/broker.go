@@ -367,6 +367,8 @@ func (b *Broker) Handle(ctx context.Context, rc *server.RequestContext, req kmsg
 		return now(rc, b.handleDeleteTopics(r))
 	case *kmsg.CreatePartitionsRequest:
 		return now(rc, b.handleCreatePartitions(r))
+	case *kmsg.ElectLeadersRequest:
+		return now(rc, b.handleElectLeaders(r))
 	case *kmsg.DescribeClusterRequest:
 		return now(rc, b.handleDescribeCluster(r))
 	case *kmsg.OffsetForLeaderEpochRequest:

@@ -29,6 +29,9 @@ func FuzzRequest(f *testing.F) {
 			case *kmsg.MetadataRequest:
 				name := "t"
 				r.Topics = []kmsg.MetadataRequestTopic{{Topic: &name}}
+			case *kmsg.ElectLeadersRequest:
+				r.ElectionType = 1
+				r.Topics = []kmsg.ElectLeadersRequestTopic{{Topic: "t", Partitions: []int32{0, 1}}}
 			}
 			frame := kmsg.NewRequestFormatter(kmsg.FormatterClientID("fuzz")).AppendRequest(nil, req, 1)
 			f.Add(frame[4:])
