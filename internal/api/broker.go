@@ -369,6 +369,10 @@ func (b *Broker) Handle(ctx context.Context, rc *server.RequestContext, req kmsg
 		return now(rc, b.handleCreatePartitions(r))
 	case *kmsg.ElectLeadersRequest:
 		return now(rc, b.handleElectLeaders(r))
+	case *kmsg.AlterPartitionAssignmentsRequest:
+		return now(rc, b.handleAlterPartitionReassignments(r))
+	case *kmsg.ListPartitionReassignmentsRequest:
+		return now(rc, b.handleListPartitionReassignments(r))
 	case *kmsg.DescribeClusterRequest:
 		return now(rc, b.handleDescribeCluster(r))
 	case *kmsg.OffsetForLeaderEpochRequest:

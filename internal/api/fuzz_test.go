@@ -32,6 +32,11 @@ func FuzzRequest(f *testing.F) {
 			case *kmsg.ElectLeadersRequest:
 				r.ElectionType = 1
 				r.Topics = []kmsg.ElectLeadersRequestTopic{{Topic: "t", Partitions: []int32{0, 1}}}
+			case *kmsg.AlterPartitionAssignmentsRequest:
+				r.Topics = []kmsg.AlterPartitionAssignmentsRequestTopic{{Topic: "t", Partitions: []kmsg.AlterPartitionAssignmentsRequestTopicPartition{
+					{Partition: 0, Replicas: []int32{1}}, {Partition: 1}}}}
+			case *kmsg.ListPartitionReassignmentsRequest:
+				r.Topics = []kmsg.ListPartitionReassignmentsRequestTopic{{Topic: "t", Partitions: []int32{0}}}
 			}
 			frame := kmsg.NewRequestFormatter(kmsg.FormatterClientID("fuzz")).AppendRequest(nil, req, 1)
 			f.Add(frame[4:])

@@ -38,6 +38,8 @@ var supportedVersions = map[int16][2]int16{
 	42: {0, 2},  // DeleteGroups
 	43: {0, 2},  // ElectLeaders (one node: never needed)
 	44: {0, 1},  // IncrementalAlterConfigs (SET, DELETE, APPEND, SUBTRACT on topics)
+	45: {0, 1},  // AlterPartitionReassignments (one node: only [node.id]; v1 KIP-860)
+	46: {0, 0},  // ListPartitionReassignments (one node: always empty)
 	47: {0, 0},  // OffsetDelete
 	60: {0, 1},  // DescribeCluster
 	61: {0, 0},  // DescribeProducers
