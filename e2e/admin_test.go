@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"context"
+	"errors"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -120,4 +123,159 @@ func strOf(s *string) string {
 		return "<nil>"
 	}
 	return *s
+}
+
+// TestLeaderElectionAndReassignment: what kafka-leader-election.sh,
+// kafka-reassign-partitions.sh and kadm ask get the answers of a one-node
+// Kafka: no leader election is ever needed, the one assignment a partition
+// can have is this node, which it already has, and nothing is ever being
+// reassigned. The broker is node 2, so nothing passes by assuming node 1.
+func TestLeaderElectionAndReassignment(t *testing.T) {
+	const node = 2
+	tb := startBroker(t, t.TempDir(), map[string]string{"node.id": "2"})
+	tb.createTopic("moves", 2, nil)
+	cl := tb.client()
+	adm := kadm.NewClient(cl)
+	ctx := ctxT(t)
+	adm.FindGroupCoordinators(ctx, "g") // creates __consumer_offsets (5 partitions here)
+	md, err := adm.Metadata(ctx, "__consumer_offsets")
+	if err != nil || len(md.Topics["__consumer_offsets"].Partitions) != 5 {
+		t.Fatalf("__consumer_offsets: %v, %d partitions; want 5", err, len(md.Topics["__consumer_offsets"].Partitions))
+	}
+
+	versions, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	advertised := map[int16][2]int16{}
+	for _, k := range versions.ApiKeys {
+		advertised[k.ApiKey] = [2]int16{k.MinVersion, k.MaxVersion}
+	}
+	for key, want := range map[int16][2]int16{43: {0, 2}, 45: {0, 1}, 46: {0, 0}} {
+		if advertised[key] != want {
+			t.Errorf("%s advertised as %v, want %v", kmsg.NameForKey(key), advertised[key], want)
+		}
+	}
+
+	// ElectLeaders of named partitions, both election types.
+	var named kadm.TopicsSet
+	named.Add("moves", 0, 1, 2)
+	named.Add("__consumer_offsets", 0)
+	named.Add("nope", 0)
+	for _, how := range []kadm.ElectLeadersHow{kadm.ElectPreferredReplica, kadm.ElectLiveReplica} {
+		rs, err := adm.ElectLeaders(ctx, how, named)
+		if err != nil {
+			t.Fatalf("ElectLeaders %d: %v", how, err)
+		}
+		for _, c := range []struct {
+			topic     string
+			partition int32
+			want      error
+		}{
+			{"moves", 0, kerr.ElectionNotNeeded},
+			{"moves", 1, kerr.ElectionNotNeeded},
+			{"__consumer_offsets", 0, kerr.ElectionNotNeeded},
+			{"moves", 2, kerr.UnknownTopicOrPartition},
+			{"nope", 0, kerr.UnknownTopicOrPartition},
+		} {
+			r, ok := rs[c.topic][c.partition]
+			if !ok {
+				t.Fatalf("ElectLeaders %d: no result for %s-%d in %v", how, c.topic, c.partition, rs)
+			}
+			if !errors.Is(r.Err, c.want) || r.How != how {
+				t.Errorf("ElectLeaders %d: %s-%d: %v (%s) by %d, want %v", how, c.topic, c.partition, r.Err, r.ErrMessage, r.How, c.want)
+			}
+		}
+	}
+
+	// ElectLeaders of every partition lists every topic, without the
+	// partitions that needed no election: all of them.
+	all, err := adm.ElectLeaders(ctx, kadm.ElectPreferredReplica, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 || all["moves"] == nil || all["__consumer_offsets"] == nil || len(all["moves"])+len(all["__consumer_offsets"]) != 0 {
+		t.Fatalf("ElectLeaders of all partitions: %v, want moves and __consumer_offsets without partitions", all)
+	}
+
+	// An unknown election type fails the request, at the top and on each
+	// partition.
+	elect := kmsg.NewPtrElectLeadersRequest()
+	elect.ElectionType = 7
+	elect.Topics = []kmsg.ElectLeadersRequestTopic{{Topic: "moves", Partitions: []int32{0}}}
+	eresp, err := elect.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eresp.ErrorCode != kerr.InvalidRequest.Code || len(eresp.Topics) != 1 || len(eresp.Topics[0].Partitions) != 1 ||
+		eresp.Topics[0].Partitions[0].ErrorCode != kerr.InvalidRequest.Code {
+		t.Fatalf("election type 7: error %d, topics %+v; want INVALID_REQUEST", eresp.ErrorCode, eresp.Topics)
+	}
+
+	// AlterPartitionReassignments, v1 with and without KIP-860's
+	// ForbidAlterRf.
+	var alter kadm.AlterPartitionAssignmentsReq
+	alter.Assign("moves", 0, []int32{node})
+	alter.CancelAssign("moves", 1)
+	alter.Assign("__consumer_offsets", 0, []int32{node})
+	alter.Assign("__consumer_offsets", 1, []int32{})
+	alter.Assign("__consumer_offsets", 2, []int32{node, node})
+	alter.Assign("__consumer_offsets", 3, []int32{1})
+	alter.Assign("__consumer_offsets", 4, []int32{node, 3})
+	alter.Assign("moves", 5, []int32{node})
+	alter.Assign("nope", 0, []int32{node})
+	want := map[string]map[int32]error{
+		"moves":              {0: nil, 1: kerr.NoReassignmentInProgress, 5: kerr.UnknownTopicOrPartition},
+		"__consumer_offsets": {0: nil, 1: kerr.InvalidReplicaAssignment, 2: kerr.InvalidReplicaAssignment, 3: kerr.InvalidReplicaAssignment, 4: kerr.InvalidReplicaAssignment},
+		"nope":               {0: kerr.UnknownTopicOrPartition},
+	}
+	for _, actx := range []context.Context{ctx, kadm.ForbidAlterRf(ctx)} {
+		rs, err := adm.AlterPartitionAssignments(actx, alter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		rs.Each(func(r kadm.AlterPartitionAssignmentsResponse) {
+			n++
+			w, ok := want[r.Topic][r.Partition]
+			if !ok {
+				t.Errorf("unexpected result for %s-%d", r.Topic, r.Partition)
+			}
+			if !errors.Is(r.Err, w) {
+				t.Errorf("reassign %s-%d: %v (%s), want %v", r.Topic, r.Partition, r.Err, r.ErrMessage, w)
+			}
+		})
+		if n != 9 {
+			t.Fatalf("reassignment answered %d partitions, want 9", n)
+		}
+	}
+	md, err = adm.Metadata(ctx, "moves")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range md.Topics["moves"].Partitions {
+		if p.Leader != node || len(p.Replicas) != 1 || p.Replicas[0] != node {
+			t.Fatalf("after the reassignments moves-%d: leader %d, replicas %v; want node %d", p.Partition, p.Leader, p.Replicas, node)
+		}
+	}
+	if n := len(md.Topics["moves"].Partitions); n != 2 {
+		t.Fatalf("moves has %d partitions after the reassignments, want 2", n)
+	}
+
+	// ListPartitionReassignments: empty for named partitions, known or
+	// not, and (kadm sends no request for nil) for everything.
+	var listed kadm.TopicsSet
+	listed.Add("moves", 0, 1, 9)
+	listed.Add("nope", 0)
+	ls, err := adm.ListPartitionReassignments(ctx, listed)
+	if err != nil || len(ls) != 0 {
+		t.Fatalf("ListPartitionReassignments: %v, %v; want nothing", ls, err)
+	}
+	lresp, err := kmsg.NewPtrListPartitionReassignmentsRequest().RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lresp.ErrorCode != 0 || len(lresp.Topics) != 0 {
+		t.Fatalf("ListPartitionReassignments of everything: error %d, %d topics; want none", lresp.ErrorCode, len(lresp.Topics))
+	}
 }
