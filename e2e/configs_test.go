@@ -55,7 +55,7 @@ func TestTopicConfigsRoundTrip(t *testing.T) {
 	if v := cs["retention.ms"]; v.MaybeValue() != strconv.Itoa(48*3600*1000) || v.Source.String() != "STATIC_BROKER_CONFIG" {
 		t.Fatalf("after DELETE retention.ms = %q from %v", v.MaybeValue(), v.Source)
 	}
-	if v := cs["cleanup.policy"]; v.MaybeValue() != "compact,delete" {
+	if v := cs["cleanup.policy"]; v.MaybeValue() != "delete,compact" { // APPEND adds to the end of the default, as in Kafka
 		t.Fatalf("after APPEND cleanup.policy = %q", v.MaybeValue())
 	}
 	if v := cs["segment.bytes"]; v.MaybeValue() != "1048576" {
@@ -80,7 +80,7 @@ func TestTopicConfigsRoundTrip(t *testing.T) {
 	tb = tb.restart(map[string]string{"log.retention.hours": "48"})
 	adm = tb.admin()
 	cs = describe()
-	if v := cs["cleanup.policy"]; v.MaybeValue() != "compact,delete" {
+	if v := cs["cleanup.policy"]; v.MaybeValue() != "delete,compact" {
 		t.Fatalf("after restart cleanup.policy = %q", v.MaybeValue())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -471,28 +472,28 @@ func parseInt64(v string, lo, hi int64) (int64, error) {
 }
 
 // ParseCleanupPolicy accepts Kafka's cleanup.policy lists: delete, compact,
-// or both, and returns them normalised ("compact,delete" order).
+// or both. It returns the list as Kafka describes it: the items in the
+// order given, without spaces (and without repeats).
 func ParseCleanupPolicy(v string) (string, error) {
-	var del, comp bool
+	var items []string
 	for _, p := range splitList(v) {
-		switch p {
-		case "delete":
-			del = true
-		case "compact":
-			comp = true
-		default:
+		if p != "delete" && p != "compact" {
 			return "", fmt.Errorf("want delete, compact or both")
 		}
+		if !slices.Contains(items, p) {
+			items = append(items, p)
+		}
 	}
-	switch {
-	case del && comp:
-		return "compact,delete", nil
-	case comp:
-		return "compact", nil
-	case del:
-		return "delete", nil
+	if len(items) == 0 {
+		return "", fmt.Errorf("want delete, compact or both")
 	}
-	return "", fmt.Errorf("want delete, compact or both")
+	return strings.Join(items, ","), nil
+}
+
+// CleanupPolicyHas reports whether a cleanup.policy list (as returned by
+// ParseCleanupPolicy) names policy ("delete" or "compact").
+func CleanupPolicyHas(list, policy string) bool {
+	return slices.Contains(splitList(list), policy)
 }
 
 func parseFloat(v string, lo, hi float64) (float64, error) {

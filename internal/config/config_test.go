@@ -563,3 +563,34 @@ func TestParsePropertiesContinuationAtEOF(t *testing.T) {
 		}
 	}
 }
+
+// cleanup.policy is described as Kafka describes a list config: the items
+// in the order given, joined by commas without spaces.
+func TestParseCleanupPolicyKeepsOrder(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"delete", "delete"},
+		{"compact", "compact"},
+		{"compact,delete", "compact,delete"},
+		{"delete,compact", "delete,compact"},
+		{" delete , compact ", "delete,compact"},
+		{"compact,compact", "compact"},
+	} {
+		got, err := ParseCleanupPolicy(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("ParseCleanupPolicy(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"", " , ", "forever", "delete,shred"} {
+		if got, err := ParseCleanupPolicy(bad); err == nil {
+			t.Errorf("ParseCleanupPolicy(%q) = %q, want an error", bad, got)
+		}
+	}
+	for _, c := range []struct {
+		list, policy string
+		want         bool
+	}{{"delete,compact", "compact", true}, {"delete,compact", "delete", true}, {"compact", "delete", false}, {"delete", "compact", false}} {
+		if got := CleanupPolicyHas(c.list, c.policy); got != c.want {
+			t.Errorf("CleanupPolicyHas(%q, %q) = %v", c.list, c.policy, got)
+		}
+	}
+}
