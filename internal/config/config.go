@@ -77,6 +77,14 @@ type Broker struct {
 	ConsumerSessionTimeout     time.Duration // group.consumer.session.timeout.ms (KIP-848)
 	ConsumerHeartbeatInterval  time.Duration // group.consumer.heartbeat.interval.ms (KIP-848)
 
+	// The bounds of a KIP-848 group's own consumer.session.timeout.ms and
+	// consumer.heartbeat.interval.ms (dynamic GROUP configs), as Kafka's
+	// group.consumer.{min,max}.{session.timeout,heartbeat.interval}.ms.
+	ConsumerMinSessionTimeout    time.Duration
+	ConsumerMaxSessionTimeout    time.Duration
+	ConsumerMinHeartbeatInterval time.Duration
+	ConsumerMaxHeartbeatInterval time.Duration
+
 	LogRetentionMs               int64 // log.retention.ms/minutes/hours; -1: forever
 	LogRetentionBytes            int64 // log.retention.bytes; -1: no limit
 	LogRetentionCheckInterval    time.Duration
@@ -155,6 +163,11 @@ func Defaults() Broker {
 		TxnAbortCheckInterval:        10 * time.Second,
 		OffsetsRetentionCheck:        10 * time.Minute,
 		ConsumerHeartbeatInterval:    5 * time.Second,
+
+		ConsumerMinSessionTimeout:    45 * time.Second,
+		ConsumerMaxSessionTimeout:    60 * time.Second,
+		ConsumerMinHeartbeatInterval: 5 * time.Second,
+		ConsumerMaxHeartbeatInterval: 15 * time.Second,
 	}
 }
 
@@ -333,6 +346,14 @@ func FromProperties(props map[string]string) (Broker, []string, error) {
 			c.ConsumerSessionTimeout, err = parseMillis(v)
 		case "group.consumer.heartbeat.interval.ms":
 			c.ConsumerHeartbeatInterval, err = parseMillis(v)
+		case "group.consumer.min.session.timeout.ms":
+			c.ConsumerMinSessionTimeout, err = parseIntMillis(v)
+		case "group.consumer.max.session.timeout.ms":
+			c.ConsumerMaxSessionTimeout, err = parseIntMillis(v)
+		case "group.consumer.min.heartbeat.interval.ms":
+			c.ConsumerMinHeartbeatInterval, err = parseIntMillis(v)
+		case "group.consumer.max.heartbeat.interval.ms":
+			c.ConsumerMaxHeartbeatInterval, err = parseIntMillis(v)
 		case "log.retention.hours":
 			var h int64
 			h, err = parseInt64(v, -1, math.MaxInt32)
@@ -518,6 +539,13 @@ func parseEnum(v string, allowed ...string) (string, error) {
 
 func parseMillis(v string) (time.Duration, error) {
 	ms, err := parseInt64(v, 0, math.MaxInt64/int64(time.Millisecond))
+	return time.Duration(ms) * time.Millisecond, err
+}
+
+// parseIntMillis parses a Kafka INT milliseconds config that must be at
+// least 1.
+func parseIntMillis(v string) (time.Duration, error) {
+	ms, err := parseInt32(v, 1, math.MaxInt32)
 	return time.Duration(ms) * time.Millisecond, err
 }
 

@@ -127,6 +127,10 @@ func TestFromPropertiesDefaults(t *testing.T) {
 		{"shutdown timeout", got.ShutdownTimeout, 30 * time.Second},
 		{"offsets.topic.num.partitions", got.OffsetsTopicPartitions, int32(50)},
 		{"cluster.id", got.ClusterID, ""},
+		{"group.consumer.min.session.timeout.ms", got.ConsumerMinSessionTimeout, 45 * time.Second},
+		{"group.consumer.max.session.timeout.ms", got.ConsumerMaxSessionTimeout, 60 * time.Second},
+		{"group.consumer.min.heartbeat.interval.ms", got.ConsumerMinHeartbeatInterval, 5 * time.Second},
+		{"group.consumer.max.heartbeat.interval.ms", got.ConsumerMaxHeartbeatInterval, 15 * time.Second},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -235,6 +239,18 @@ func TestFromPropertiesKeys(t *testing.T) {
 		{"offsets.topic.num.partitions", func(b Broker) any { return b.OffsetsTopicPartitions },
 			[]valid{{"1", int32(1)}, {"65536", int32(65536)}},
 			[]string{"0", "65537", "x"}},
+		{"group.consumer.min.session.timeout.ms", func(b Broker) any { return b.ConsumerMinSessionTimeout },
+			[]valid{{"1", time.Millisecond}, {"30000", 30 * time.Second}, {"2147483647", 2147483647 * time.Millisecond}},
+			[]string{"0", "-1", "2147483648", "45s"}},
+		{"group.consumer.max.session.timeout.ms", func(b Broker) any { return b.ConsumerMaxSessionTimeout },
+			[]valid{{"90000", 90 * time.Second}},
+			[]string{"0", "x"}},
+		{"group.consumer.min.heartbeat.interval.ms", func(b Broker) any { return b.ConsumerMinHeartbeatInterval },
+			[]valid{{"100", 100 * time.Millisecond}},
+			[]string{"0", "1.5"}},
+		{"group.consumer.max.heartbeat.interval.ms", func(b Broker) any { return b.ConsumerMaxHeartbeatInterval },
+			[]valid{{"20000", 20 * time.Second}},
+			[]string{"-5", "2147483648"}},
 	}
 	for _, tc := range cases {
 		for _, g := range tc.good {
