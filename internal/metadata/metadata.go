@@ -1,5 +1,6 @@
 // Package metadata owns the cluster metadata of a single node: topics (name,
-// ID, partition count, configs) and the producer-ID allocator, kept as an
+// ID, partition count, configs), dynamic broker and group configs and the
+// producer-ID allocator, kept as an
 // ordered log of records applied to an in-memory image. On one node the log is
 // a local file of JSON lines, fsynced per record; a cluster will put the same
 // records in a Raft log. It does not own partition data.
@@ -42,7 +43,7 @@ type Topic struct {
 
 // Record is one entry of the metadata log.
 type Record struct {
-	Type       string            `json:"type"` // topic, delete_topic, partitions, configs, producer_ids, broker_configs
+	Type       string            `json:"type"` // topic, delete_topic, partitions, configs, producer_ids, broker_configs, group_configs
 	Name       string            `json:"name,omitempty"`
 	ID         *TopicID          `json:"id,omitempty"`
 	Partitions int32             `json:"partitions,omitempty"`
@@ -68,6 +69,7 @@ type Store struct {
 	// before any ID in it is used, so IDs are never reused after a crash.
 	nextPID, pidBlockEnd int64
 	brokerConfigs        map[string]map[string]string // scope ("" cluster-wide, or a node ID) -> configs
+	groupConfigs         map[string]map[string]string // group ID -> its dynamic configs (KIP-848)
 	log                  *slog.Logger
 }
 
@@ -135,7 +137,7 @@ func (r Record) validate() error {
 		if r.Name == "" || r.ID == nil || r.Partitions <= 0 {
 			return fmt.Errorf("topic record needs a name, an id and partitions")
 		}
-	case "delete_topic", "partitions", "configs":
+	case "delete_topic", "partitions", "configs", "group_configs":
 		if r.Name == "" {
 			return fmt.Errorf("%s record needs a name", r.Type)
 		}
@@ -178,6 +180,15 @@ func (s *Store) apply(r Record) {
 			s.brokerConfigs = map[string]map[string]string{}
 		}
 		s.brokerConfigs[r.Name] = maps.Clone(r.Configs)
+	case "group_configs":
+		if len(r.Configs) == 0 {
+			delete(s.groupConfigs, r.Name)
+			break
+		}
+		if s.groupConfigs == nil {
+			s.groupConfigs = map[string]map[string]string{}
+		}
+		s.groupConfigs[r.Name] = maps.Clone(r.Configs)
 	}
 }
 
@@ -337,6 +348,35 @@ func (s *Store) SetBrokerConfigs(scope string, configs map[string]string) error 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.commit(Record{Type: "broker_configs", Name: scope, Configs: maps.Clone(configs)})
+}
+
+// GroupConfigs returns the dynamic configs of a group (nil when it has
+// none). A group need not exist to have configs, as in Kafka, where they
+// are kept by the controller apart from the group's own state.
+func (s *Store) GroupConfigs(group string) map[string]string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return maps.Clone(s.groupConfigs[group])
+}
+
+// GroupConfig returns one dynamic config of a group without copying the
+// rest (read on every KIP-848 heartbeat).
+func (s *Store) GroupConfig(group, name string) (string, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	v, ok := s.groupConfigs[group][name]
+	return v, ok
+}
+
+// SetGroupConfigs replaces the dynamic configs of a group; an empty set
+// removes the group's entry.
+func (s *Store) SetGroupConfigs(group string, configs map[string]string) error {
+	if group == "" {
+		return errors.New("group configs need a group ID")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.commit(Record{Type: "group_configs", Name: group, Configs: maps.Clone(configs)})
 }
 
 const pidBlockSize = 1000

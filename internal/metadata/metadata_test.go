@@ -649,3 +649,55 @@ func TestConfigsNotAliasedWithCaller(t *testing.T) {
 		t.Errorf("SetConfigs: editing the caller's map changed the image to %v", got.Configs)
 	}
 }
+
+// Group configs are kept whether or not the group exists, replaced as a
+// whole, removed with an empty set, and survive a reopen.
+func TestGroupConfigsPersisted(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	if err := s.SetGroupConfigs("g1", map[string]string{"consumer.session.timeout.ms": "50000"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetGroupConfigs("g2", map[string]string{"consumer.heartbeat.interval.ms": "6000"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetGroupConfigs("g2", map[string]string{"consumer.session.timeout.ms": "55000"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetGroupConfigs("g3", map[string]string{"consumer.session.timeout.ms": "46000"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetGroupConfigs("g3", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetGroupConfigs("", map[string]string{"consumer.session.timeout.ms": "50000"}); err == nil {
+		t.Error("SetGroupConfigs accepted an empty group ID")
+	}
+	check := func(s *Store, when string) {
+		t.Helper()
+		want := map[string]map[string]string{
+			"g1": {"consumer.session.timeout.ms": "50000"},
+			"g2": {"consumer.session.timeout.ms": "55000"}, // replaced, not merged
+			"g3": nil,
+		}
+		for g, w := range want {
+			if got := s.GroupConfigs(g); !reflect.DeepEqual(got, w) {
+				t.Errorf("%s: GroupConfigs(%s) = %v, want %v", when, g, got, w)
+			}
+		}
+		if v, ok := s.GroupConfig("g1", "consumer.session.timeout.ms"); !ok || v != "50000" {
+			t.Errorf("%s: GroupConfig(g1, session) = %q, %v", when, v, ok)
+		}
+		if _, ok := s.GroupConfig("g1", "consumer.heartbeat.interval.ms"); ok {
+			t.Errorf("%s: GroupConfig(g1, heartbeat) found a value never set", when)
+		}
+	}
+	check(s, "before reopen")
+	got := s.GroupConfigs("g1")
+	got["consumer.session.timeout.ms"] = "1"
+	if v, _ := s.GroupConfig("g1", "consumer.session.timeout.ms"); v != "50000" {
+		t.Errorf("GroupConfigs returned the store's own map: a caller's edit changed it to %s", v)
+	}
+	s = reopen(t, s, dir)
+	check(s, "after reopen")
+}
