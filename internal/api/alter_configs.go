@@ -36,6 +36,16 @@ func (b *Broker) handleAlterConfigs(req *kmsg.AlterConfigsRequest) kmsg.Response
 					}
 				}
 				return configs, nil
+			},
+			func() (map[string]string, error) {
+				configs := map[string]string{}
+				for _, c := range rr.Configs {
+					if c.Value == nil {
+						return nil, errorf(kerr.InvalidConfig, "null value for config %s", c.Name)
+					}
+					configs[c.Name] = *c.Value
+				}
+				return configs, nil
 			})
 		res.ErrorCode, res.ErrorMessage = codeOf(err)
 		resp.Resources = append(resp.Resources, res)
@@ -72,6 +82,9 @@ func (b *Broker) handleIncrementalAlterConfigs(req *kmsg.IncrementalAlterConfigs
 			},
 			func(scope string) (map[string]string, error) {
 				return b.incrementalBrokerConfigs(scope, rr.Configs)
+			},
+			func() (map[string]string, error) {
+				return b.incrementalGroupConfigs(rr.ResourceName, rr.Configs)
 			})
 		res.ErrorCode, res.ErrorMessage = codeOf(err)
 		resp.Resources = append(resp.Resources, res)
@@ -80,11 +93,12 @@ func (b *Broker) handleIncrementalAlterConfigs(req *kmsg.IncrementalAlterConfigs
 }
 
 // alterResource applies one resource of an AlterConfigs or
-// IncrementalAlterConfigs request: topic or broker builds the resource's
-// complete new config set (broker is given the scope the resource name
-// selects), which then replaces the old one.
+// IncrementalAlterConfigs request: topic, broker or group builds the
+// resource's complete new config set (broker is given the scope the
+// resource name selects), which then replaces the old one.
 func (b *Broker) alterResource(typ kmsg.ConfigResourceType, name string, validateOnly bool,
-	topic func() (map[string]string, error), broker func(scope string) (map[string]string, error)) error {
+	topic func() (map[string]string, error), broker func(scope string) (map[string]string, error),
+	group func() (map[string]string, error)) error {
 	switch typ {
 	case kmsg.ConfigResourceTypeTopic:
 		configs, err := topic()
@@ -102,6 +116,15 @@ func (b *Broker) alterResource(typ kmsg.ConfigResourceType, name string, validat
 			return err
 		}
 		return b.setBrokerConfigs(scope, configs, validateOnly)
+	case kmsg.ConfigResourceTypeGroupConfig:
+		if name == "" {
+			return errorf(kerr.InvalidRequest, "Default group resources are not allowed.")
+		}
+		configs, err := group()
+		if err != nil {
+			return err
+		}
+		return b.setGroupConfigs(name, configs, validateOnly)
 	}
 	return errorf(kerr.InvalidRequest, "altering configs of resource type %d is not supported", typ)
 }

@@ -9,6 +9,9 @@ import (
 )
 
 // handleConsumerGroupHeartbeat serves the KIP-848 consumer group protocol.
+// The session timeout and heartbeat interval are the group's dynamic configs
+// when set (group_configs.go), read on every heartbeat so a change applies
+// at the member's next one, as in Kafka.
 func (b *Broker) handleConsumerGroupHeartbeat(rc *server.RequestContext, req *kmsg.ConsumerGroupHeartbeatRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
 	hr := coordinator.HeartbeatRequest{
@@ -17,7 +20,7 @@ func (b *Broker) handleConsumerGroupHeartbeat(rc *server.RequestContext, req *km
 		RebalanceTimeout:     time.Duration(req.RebalanceTimeoutMillis) * time.Millisecond,
 		SubscribedTopicNames: req.SubscribedTopicNames, SubscribedTopicRegex: req.SubscribedTopicRegex,
 		ServerAssignor: req.ServerAssignor, ClientID: rc.ClientID,
-		SessionTimeout: b.cfg.ConsumerSessionTimeout,
+		SessionTimeout: b.consumerSessionTimeout(req.Group),
 		TopicNamesByID: b.topicNameByID,
 	}
 	if rc.ClientAddr != nil {
@@ -40,7 +43,7 @@ func (b *Broker) handleConsumerGroupHeartbeat(rc *server.RequestContext, req *km
 	}
 	id := r.MemberID
 	resp.MemberID, resp.MemberEpoch = &id, r.Epoch
-	resp.HeartbeatIntervalMillis = int32(b.cfg.ConsumerHeartbeatInterval.Milliseconds())
+	resp.HeartbeatIntervalMillis = int32(b.consumerHeartbeatInterval(req.Group).Milliseconds())
 	if r.Assignment != nil {
 		a := kmsg.NewConsumerGroupHeartbeatResponseAssignment()
 		for tid, ps := range r.Assignment {

@@ -9,10 +9,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// handleDescribeConfigs describes topic and broker configs: topic configs
-// are those of topicConfigs; of the broker's, only the defaults of topic
-// configs can be changed at run time (broker_configs.go), the rest are
-// read-only.
+// handleDescribeConfigs describes topic, broker and group configs: topic
+// configs are those of topicConfigs; of the broker's, only the defaults of
+// topic configs can be changed at run time (broker_configs.go), the rest
+// are read-only; group configs are those of groupConfigs.
 func (b *Broker) handleDescribeConfigs(req *kmsg.DescribeConfigsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
 	for _, rr := range req.Resources {
@@ -27,6 +27,8 @@ func (b *Broker) handleDescribeConfigs(req *kmsg.DescribeConfigsRequest) kmsg.Re
 			if _, err = b.brokerScope(rr.ResourceName); err == nil {
 				configs = b.describeBroker(req.IncludeDocumentation)
 			}
+		case kmsg.ConfigResourceTypeGroupConfig:
+			configs, err = b.describeGroup(rr.ResourceName, req.IncludeSynonyms, req.IncludeDocumentation)
 		default:
 			err = errorf(kerr.InvalidRequest, "describing configs of resource type %d is not supported", rr.ResourceType)
 		}
@@ -120,6 +122,12 @@ func (b *Broker) describeBroker(docs bool) []kmsg.DescribeConfigsResponseResourc
 		{"group.min.session.timeout.ms", i64(cfg.GroupMinSessionTimeout.Milliseconds()), kmsg.ConfigTypeInt},
 		{"group.max.session.timeout.ms", i64(cfg.GroupMaxSessionTimeout.Milliseconds()), kmsg.ConfigTypeInt},
 		{"group.max.size", strconv.Itoa(cfg.GroupMaxSize), kmsg.ConfigTypeInt},
+		{"group.consumer.session.timeout.ms", i64(cfg.ConsumerSessionTimeout.Milliseconds()), kmsg.ConfigTypeInt},
+		{"group.consumer.min.session.timeout.ms", i64(cfg.ConsumerMinSessionTimeout.Milliseconds()), kmsg.ConfigTypeInt},
+		{"group.consumer.max.session.timeout.ms", i64(cfg.ConsumerMaxSessionTimeout.Milliseconds()), kmsg.ConfigTypeInt},
+		{"group.consumer.heartbeat.interval.ms", i64(cfg.ConsumerHeartbeatInterval.Milliseconds()), kmsg.ConfigTypeInt},
+		{"group.consumer.min.heartbeat.interval.ms", i64(cfg.ConsumerMinHeartbeatInterval.Milliseconds()), kmsg.ConfigTypeInt},
+		{"group.consumer.max.heartbeat.interval.ms", i64(cfg.ConsumerMaxHeartbeatInterval.Milliseconds()), kmsg.ConfigTypeInt},
 	}
 	var out []kmsg.DescribeConfigsResponseResourceConfig
 	add := func(name, value string, typ kmsg.ConfigType, doc string) {

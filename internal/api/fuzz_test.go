@@ -37,6 +37,12 @@ func FuzzRequest(f *testing.F) {
 					{Partition: 0, Replicas: []int32{1}}, {Partition: 1}}}}
 			case *kmsg.ListPartitionReassignmentsRequest:
 				r.Topics = []kmsg.ListPartitionReassignmentsRequestTopic{{Topic: "t", Partitions: []int32{0}}}
+			case *kmsg.IncrementalAlterConfigsRequest:
+				v := "50000"
+				r.Resources = []kmsg.IncrementalAlterConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeGroupConfig, ResourceName: "g",
+					Configs: []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: "consumer.session.timeout.ms", Value: &v}}}}
+			case *kmsg.DescribeConfigsRequest:
+				r.Resources = []kmsg.DescribeConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeGroupConfig, ResourceName: "g"}}
 			}
 			frame := kmsg.NewRequestFormatter(kmsg.FormatterClientID("fuzz")).AppendRequest(nil, req, 1)
 			f.Add(frame[4:])

@@ -101,6 +101,7 @@ func (b *Broker) groupConfig() coordinator.Config {
 		MaxGroupSize:           b.cfg.GroupMaxSize,
 		MaxMetadataBytes:       b.cfg.OffsetMetadataMaxBytes,
 		ConsumerSessionTimeout: b.cfg.ConsumerSessionTimeout,
+		GroupSessionTimeout:    b.consumerSessionTimeout,
 	}
 }
 

@@ -31,6 +31,18 @@ type Config struct {
 	// ConsumerSessionTimeout is group.consumer.session.timeout.ms: the
 	// session of restored KIP-848 members.
 	ConsumerSessionTimeout time.Duration
+	// GroupSessionTimeout, when set, gives a KIP-848 group's own session
+	// timeout instead (its consumer.session.timeout.ms group config).
+	GroupSessionTimeout func(group string) time.Duration
+}
+
+// consumerSessionTimeout is the session timeout of a KIP-848 group's
+// members.
+func (c *Coordinator) consumerSessionTimeout(group string) time.Duration {
+	if c.cfg.GroupSessionTimeout != nil {
+		return c.cfg.GroupSessionTimeout(group)
+	}
+	return c.cfg.ConsumerSessionTimeout
 }
 
 // Log is where the coordinator keeps its records: the partitions of

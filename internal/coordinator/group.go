@@ -812,7 +812,7 @@ func (c *Coordinator) startSessions() {
 		}
 		if g.consumer != nil {
 			for _, m := range g.consumer.members {
-				g.touchConsumer(m, c.cfg.ConsumerSessionTimeout)
+				g.touchConsumer(m, c.consumerSessionTimeout(g.id))
 			}
 		}
 	}
