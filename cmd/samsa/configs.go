@@ -1,6 +1,6 @@
 package main
 
-// `samsa configs`: describe and change topic and broker configs, in the
+// `samsa configs`: describe and change topic, broker and group configs, in the
 // spirit of kafka-configs.sh, and `samsa logdirs`: what each broker stores
 // where. Everything goes over the Kafka wire protocol, so it works against
 // any broker, not only samsa.
@@ -28,7 +28,7 @@ import (
 func newConfigsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "configs",
-		Short: "Describe and alter topic and broker configs",
+		Short: "Describe and alter topic, broker and group configs",
 		Args:  cobra.NoArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
@@ -44,10 +44,11 @@ func newConfigsCmd() *cobra.Command {
 // --bootstrap-server points at.
 const brokerSelf = "self"
 
-// configTarget is the resource named by --topic or --broker.
+// configTarget is the resource named by --topic, --broker or --group.
 type configTarget struct {
 	topic  string
 	broker string // "" when not given, brokerSelf or an ID
+	group  string // a consumer group (KIP-848 group configs)
 }
 
 func addConfigTargetFlags(cmd *cobra.Command, t *configTarget) {
@@ -57,6 +58,7 @@ func addConfigTargetFlags(cmd *cobra.Command, t *configTarget) {
 		"the broker whose configs to use, by node `ID` (--broker 1 or --broker=1); "+
 			"a bare --broker means the one --bootstrap-server points at")
 	fs.Lookup("broker").NoOptDefVal = brokerSelf
+	fs.StringVar(&t.group, "group", "", "the consumer group whose configs to use (it need not exist yet)")
 }
 
 // resolve checks that exactly one resource is named and folds a positional
@@ -67,15 +69,21 @@ func (t *configTarget) resolve(args []string) error {
 	case len(args) > 1:
 		return fmt.Errorf("unexpected arguments %q", args)
 	case len(args) == 1 && t.broker != brokerSelf:
-		return fmt.Errorf("unexpected argument %q (name the resource with --topic or --broker)", args[0])
+		return fmt.Errorf("unexpected argument %q (name the resource with --topic, --broker or --group)", args[0])
 	case len(args) == 1:
 		t.broker = args[0]
 	}
+	named := 0
+	for _, v := range []string{t.topic, t.broker, t.group} {
+		if v != "" {
+			named++
+		}
+	}
 	switch {
-	case t.topic == "" && t.broker == "":
-		return errors.New("name what to configure: --topic NAME or --broker [ID]")
-	case t.topic != "" && t.broker != "":
-		return errors.New("--topic and --broker cannot be used together")
+	case named == 0:
+		return errors.New("name what to configure: --topic NAME, --broker [ID] or --group NAME")
+	case named > 1:
+		return errors.New("only one of --topic, --broker and --group can be given")
 	}
 	if t.broker != "" && t.broker != brokerSelf {
 		if _, err := parseBrokerID(t.broker); err != nil {
@@ -148,18 +156,21 @@ func newConfigsDescribeCmd(cf *clientFlags) *cobra.Command {
 		view   configsView
 	)
 	cmd := &cobra.Command{
-		Use:   "describe (--topic NAME | --broker [ID])",
-		Short: "Show the configs of a topic or a broker",
-		Long: "Show the configs of a topic or a broker as a table of NAME, VALUE and SOURCE.\n\n" +
+		Use:   "describe (--topic NAME | --broker [ID] | --group NAME)",
+		Short: "Show the configs of a topic, a broker or a consumer group",
+		Long: "Show the configs of a topic, a broker or a consumer group as a table of NAME,\n" +
+			"VALUE and SOURCE.\n\n" +
 			"Without --all only configs that are set somewhere are shown: on the topic\n" +
-			"(DYNAMIC_TOPIC_CONFIG), dynamically on the broker, or in the broker's\n" +
-			"properties file (STATIC_BROKER_CONFIG); --all adds the built-in defaults\n" +
+			"(DYNAMIC_TOPIC_CONFIG) or group (GROUP_CONFIG), dynamically on the broker,\n" +
+			"or in the broker's properties file (STATIC_BROKER_CONFIG); --all adds the\n" +
+			"built-in defaults\n" +
 			"(DEFAULT_CONFIG). --synonyms adds the values each config falls back to, in\n" +
 			"order of precedence; --docs adds the broker's documentation of each config.",
 		Example: "  samsa configs describe --topic orders\n" +
 			"  samsa configs describe --topic orders --all --synonyms\n" +
 			"  samsa configs describe --broker --all\n" +
-			"  samsa configs describe --broker 1",
+			"  samsa configs describe --broker 1\n" +
+			"  samsa configs describe --group billing --all",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := target.resolve(args); err != nil {
 				return err
@@ -168,6 +179,10 @@ func newConfigsDescribeCmd(cf *clientFlags) *cobra.Command {
 				rr := kmsg.NewDescribeConfigsRequestResource()
 				what := fmt.Sprintf("topic %q", target.topic)
 				rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, target.topic
+				if target.group != "" {
+					what = fmt.Sprintf("group %q", target.group)
+					rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeGroupConfig, target.group
+				}
 				if target.broker != "" {
 					id, err := target.brokerID(ctx, adm, cf)
 					if err != nil {
@@ -324,10 +339,10 @@ func newConfigsAlterCmd(cf *clientFlags) *cobra.Command {
 		ops    configOps
 	)
 	cmd := &cobra.Command{
-		Use:   "alter (--topic NAME | --broker [ID]) [--set k=v,...] [--delete k,...] [--append k=v] [--subtract k=v]",
-		Short: "Change the configs of a topic or a broker (IncrementalAlterConfigs)",
-		Long: "Change some configs of a topic or a broker and leave the others as they are\n" +
-			"(IncrementalAlterConfigs, KIP-339).\n\n" +
+		Use:   "alter (--topic NAME | --broker [ID] | --group NAME) [--set k=v,...] [--delete k,...] [--append k=v] [--subtract k=v]",
+		Short: "Change the configs of a topic, a broker or a consumer group (IncrementalAlterConfigs)",
+		Long: "Change some configs of a topic, a broker or a consumer group and leave the\n" +
+			"others as they are (IncrementalAlterConfigs, KIP-339).\n\n" +
 			"--set k=v sets a config on the topic; --delete k removes it, so the topic\n" +
 			"falls back to the broker's value; --append and --subtract add items to or\n" +
 			"remove items from a list config such as cleanup.policy. Each flag takes\n" +
@@ -339,7 +354,8 @@ func newConfigsAlterCmd(cf *clientFlags) *cobra.Command {
 		Example: "  samsa configs alter --topic orders --set retention.ms=86400000,max.message.bytes=2097152\n" +
 			"  samsa configs alter --topic orders --delete retention.ms\n" +
 			"  samsa configs alter --topic orders --append cleanup.policy=compact\n" +
-			"  samsa configs alter --topic orders --set segment.bytes=1048576 --validate-only",
+			"  samsa configs alter --topic orders --set segment.bytes=1048576 --validate-only\n" +
+			"  samsa configs alter --group billing --set consumer.session.timeout.ms=50000",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := target.resolve(args); err != nil {
 				return err
@@ -348,20 +364,24 @@ func newConfigsAlterCmd(cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runWithAdmin(cmd, cf, func(ctx context.Context, adm *kadm.Client) error {
+			return runWithClients(cmd, cf, func(ctx context.Context, cl *kgo.Client, adm *kadm.Client) error {
 				var (
 					what, kind, name string
 					resps            kadm.AlterConfigsResponses
 					err              error
 				)
-				if target.topic != "" {
+				switch {
+				case target.group != "":
+					what, kind, name = fmt.Sprintf("group %q", target.group), "group", target.group
+					resps, err = alterGroupConfigs(ctx, cl, target.group, alters, ops.validateOnly)
+				case target.topic != "":
 					what, kind, name = fmt.Sprintf("topic %q", target.topic), "topic", target.topic
 					if ops.validateOnly {
 						resps, err = adm.ValidateAlterTopicConfigs(ctx, alters, target.topic)
 					} else {
 						resps, err = adm.AlterTopicConfigs(ctx, alters, target.topic)
 					}
-				} else {
+				default:
 					var id int32
 					if id, err = target.brokerID(ctx, adm, cf); err != nil {
 						return err
@@ -399,6 +419,33 @@ func newConfigsAlterCmd(cf *clientFlags) *cobra.Command {
 	fs.StringArrayVar(&ops.subtract, "subtract", nil, "remove items from list configs: k=item[,item...] (repeatable)")
 	fs.BoolVar(&ops.validateOnly, "validate-only", false, "only check the changes with the broker; change nothing")
 	return cmd
+}
+
+// alterGroupConfigs sends an IncrementalAlterConfigs for a consumer group's
+// configs (kadm has no call for GROUP resources) and answers as kadm does
+// for topics and brokers.
+func alterGroupConfigs(ctx context.Context, cl *kgo.Client, group string, alters []kadm.AlterConfig, validateOnly bool) (kadm.AlterConfigsResponses, error) {
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	req.ValidateOnly = validateOnly
+	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeGroupConfig, group
+	for _, a := range alters {
+		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		c.Name, c.Op, c.Value = a.Name, kmsg.IncrementalAlterConfigOp(a.Op), a.Value
+		rr.Configs = append(rr.Configs, c)
+	}
+	req.Resources = append(req.Resources, rr)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	var out kadm.AlterConfigsResponses
+	for _, r := range resp.Resources {
+		out = append(out, kadm.AlterConfigsResponse{
+			Name: r.ResourceName, Err: kerr.ErrorForCode(r.ErrorCode), ErrMessage: deref(r.ErrorMessage),
+		})
+	}
+	return out, nil
 }
 
 // alterConfigs turns the flags into kadm's incremental operations,

@@ -138,8 +138,9 @@ func TestConfigsDescribeTopic(t *testing.T) {
 
 	runAdminErr(t, addr, `describe configs of topic "missing": UNKNOWN_TOPIC_OR_PARTITION`,
 		"configs", "describe", "--topic", "missing")
-	runAdminErr(t, addr, "name what to configure: --topic NAME or --broker [ID]", "configs", "describe")
-	runAdminErr(t, addr, "--topic and --broker cannot be used together", "configs", "describe", "--topic", "orders", "--broker")
+	runAdminErr(t, addr, "name what to configure: --topic NAME, --broker [ID] or --group NAME", "configs", "describe")
+	runAdminErr(t, addr, "only one of --topic, --broker and --group can be given", "configs", "describe", "--topic", "orders", "--broker")
+	runAdminErr(t, addr, "only one of --topic, --broker and --group can be given", "configs", "describe", "--topic", "orders", "--group", "g")
 	runAdminErr(t, addr, `unexpected argument "orders"`, "configs", "describe", "orders")
 }
 
@@ -290,6 +291,42 @@ func TestConfigsBroker(t *testing.T) {
 	mustRunAdmin(t, addr, "configs", "alter", "--broker", "1", "--set", "log.retention.ms=1000")
 	if got := tableRow(cells(mustRunAdmin(t, addr, "configs", "describe", "--broker", "--all").stdout), "log.retention.ms"); got != "log.retention.ms | 1000 | DYNAMIC_BROKER_CONFIG" {
 		t.Errorf("after alter: %q", got)
+	}
+}
+
+// A consumer group's configs (KIP-848) can be set before the group exists,
+// described with their source, refused with the broker's reason, and
+// deleted.
+func TestConfigsGroup(t *testing.T) {
+	checkNoGoroutineLeak(t)
+	addr := startCLITestBroker(t)
+
+	all := cells(mustRunAdmin(t, addr, "configs", "describe", "--group", "billing", "--all").stdout)
+	if want := "NAME | VALUE | SOURCE\n" +
+		"consumer.heartbeat.interval.ms | 5000 | DEFAULT_CONFIG\n" +
+		"consumer.session.timeout.ms | 45000 | DEFAULT_CONFIG\n"; all != want {
+		t.Errorf("describe --group --all:\n%s\nwant:\n%s", all, want)
+	}
+	r := mustRunAdmin(t, addr, "configs", "alter", "--group", "billing", "--set", "consumer.session.timeout.ms=50000")
+	if want := "Completed updating config for group billing.\n"; r.stdout != want {
+		t.Errorf("alter --group printed %q, want %q", r.stdout, want)
+	}
+	if got, want := cells(mustRunAdmin(t, addr, "configs", "describe", "--group", "billing", "--synonyms").stdout),
+		"NAME | VALUE | SOURCE | SYNONYMS\n"+
+			"consumer.session.timeout.ms | 50000 | GROUP_CONFIG | GROUP_CONFIG:consumer.session.timeout.ms=50000, DEFAULT_CONFIG:group.consumer.session.timeout.ms=45000\n"; got != want {
+		t.Errorf("describe --group after alter:\n%s\nwant:\n%s", got, want)
+	}
+	runAdminErr(t, addr, `alter configs of group "billing": INVALID_CONFIG: consumer.heartbeat.interval.ms must be less than or equal to group.consumer.max.heartbeat.interval.ms`,
+		"configs", "alter", "--group", "billing", "--set", "consumer.heartbeat.interval.ms=20000")
+	runAdminErr(t, addr, `INVALID_CONFIG: Unknown group config name: share.session.timeout.ms`,
+		"configs", "alter", "--group", "billing", "--set", "share.session.timeout.ms=50000")
+	mustRunAdmin(t, addr, "configs", "alter", "--group", "billing", "--validate-only", "--delete", "consumer.session.timeout.ms")
+	if got := tableRow(cells(mustRunAdmin(t, addr, "configs", "describe", "--group", "billing").stdout), "consumer.session.timeout.ms"); got != "consumer.session.timeout.ms | 50000 | GROUP_CONFIG" {
+		t.Errorf("after validate-only delete: %q", got)
+	}
+	mustRunAdmin(t, addr, "configs", "alter", "--group", "billing", "--delete", "consumer.session.timeout.ms")
+	if got := tableRow(cells(mustRunAdmin(t, addr, "configs", "describe", "--group", "billing", "--all").stdout), "consumer.session.timeout.ms"); got != "consumer.session.timeout.ms | 45000 | DEFAULT_CONFIG" {
+		t.Errorf("after delete: %q", got)
 	}
 }
 
