@@ -396,3 +396,80 @@ func TestMemberValidationMatchesKafka(t *testing.T) {
 		}
 	}
 }
+
+// TestCommitValidationMatchesKafka: OffsetCommit and TxnOffsetCommit are
+// checked against their group as Kafka's OffsetMetadataManager and the
+// groups' validateOffsetCommit check them. In particular a generation of -1
+// commits to an empty or missing group whatever member ID comes with it
+// (librdkafka sends the one it made up at start), as Kafka allows.
+func TestCommitValidationMatchesKafka(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1000, 0)}
+	topicID := [16]byte{7}
+	topics := func() map[string]TopicInfo { return map[string]TopicInfo{"t": {ID: topicID, Partitions: 2}} }
+	c := testCoordinator(t, &memLog{}, clock, topics)
+
+	// "classic": a stable classic group with one member; "emptied": a
+	// classic group whose only member left; "kip848": a consumer group
+	// with one member; "kip848-empty": one whose member left.
+	m := recv(t, join(c, "classic", "", "range")).MemberID
+	r := recv(t, join(c, "classic", m, "range"))
+	recv(t, c.Sync(SyncRequest{Group: "classic", MemberID: m, Generation: r.Generation, Assignments: map[string][]byte{m: nil}}))
+	gen := r.Generation
+	e := recv(t, join(c, "emptied", "", "range")).MemberID
+	recv(t, join(c, "emptied", e, "range"))
+	if err, _ := c.Leave("emptied", []LeaveMember{{MemberID: e}}); err != nil {
+		t.Fatal(err)
+	}
+	names := func(id [16]byte) (string, bool) { return "t", id == topicID }
+	hb := func(group, member string, epoch int32) HeartbeatResult {
+		req := HeartbeatRequest{Group: group, MemberID: member, MemberEpoch: epoch, RebalanceTimeout: -1,
+			SessionTimeout: 10 * time.Second, TopicNamesByID: names, SubscribedTopicNames: []string{"t"}}
+		return c.ConsumerHeartbeat(req)
+	}
+	k := hb("kip848", "k1", 0)
+	if k.Err != nil {
+		t.Fatal(k.Err)
+	}
+	if r := hb("kip848-empty", "k2", 0); r.Err != nil || hb("kip848-empty", "k2", -1).Err != nil {
+		t.Fatalf("kip848-empty: %+v", r)
+	}
+	for g, want := range map[string]GroupState{"classic": Stable, "emptied": Empty, "kip848": Stable, "kip848-empty": Empty} {
+		if got := c.Describe(g).State; got != want {
+			t.Fatalf("group %s is %v, want %v", g, got, want)
+		}
+	}
+
+	const made = "rdkafka-1b2c" // a member ID a client made up, never joined
+	for _, tc := range []struct {
+		name, group, member string
+		gen                 int32
+		version             int16
+		want, wantTxn       *kerr.Error
+	}{
+		{"missing group, -1, made-up member", "new1", made, -1, 9, nil, nil},
+		{"missing group with a generation, v8", "new2", "x", 3, 8, kerr.IllegalGeneration, kerr.IllegalGeneration},
+		{"missing group with a generation, v9", "new3", "x", 3, 9, kerr.GroupIDNotFound, kerr.IllegalGeneration},
+		{"emptied classic group, -1, made-up member", "emptied", made, -1, 9, nil, nil},
+		{"stable classic group, -1, no member", "classic", "", -1, 8, kerr.UnknownMemberID, nil},
+		{"stable classic group, -1, made-up member", "classic", made, -1, 8, kerr.UnknownMemberID, kerr.UnknownMemberID},
+		{"stable classic group, member, -1", "classic", m, -1, 8, kerr.IllegalGeneration, kerr.IllegalGeneration},
+		{"stable classic group, member, generation", "classic", m, gen, 8, nil, nil},
+		{"consumer group, -1, made-up member", "kip848", made, -1, 9, kerr.UnknownMemberID, kerr.UnknownMemberID},
+		{"consumer group, -1, no member", "kip848", "", -1, 9, kerr.UnknownMemberID, nil},
+		{"consumer group, member, stale epoch", "kip848", "k1", k.Epoch - 1, 9, kerr.StaleMemberEpoch, kerr.IllegalGeneration},
+		{"consumer group, member, v8", "kip848", "k1", k.Epoch, 8, kerr.UnsupportedVersion, nil},
+		{"consumer group, member, epoch", "kip848", "k1", k.Epoch, 9, nil, nil},
+		{"emptied consumer group, -1, made-up member", "kip848-empty", made, -1, 9, nil, nil},
+	} {
+		offsets := map[string]map[int32]Offset{"t": {0: {Offset: 1}}}
+		err, _ := c.Commit(CommitRequest{Group: tc.group, MemberID: tc.member, Generation: tc.gen, Version: tc.version, Offsets: offsets})
+		if err != tc.want {
+			t.Errorf("%s: OffsetCommit %v, want %v", tc.name, err, tc.want)
+		}
+		err, _ = c.TxnCommit(TxnCommitRequest{Group: tc.group, MemberID: tc.member, Generation: tc.gen,
+			ProducerID: 1, Offsets: offsets})
+		if err != tc.wantTxn {
+			t.Errorf("%s: TxnOffsetCommit %v, want %v", tc.name, err, tc.wantTxn)
+		}
+	}
+}

@@ -28,39 +28,11 @@ func (c *Coordinator) Commit(req CommitRequest) (*kerr.Error, func() error) {
 	if req.Group == "" {
 		return kerr.InvalidGroupID, nil
 	}
-	g := c.groups[req.Group]
-	if g == nil {
-		if req.Generation >= 0 {
-			return kerr.IllegalGeneration, nil
-		}
-		g = c.getOrCreate(req.Group) // a group that only stores offsets
+	g, m, kerrv := c.commitGroup(req.Group, req.MemberID, req.InstanceID, req.Generation, false, req.Version)
+	if kerrv != nil {
+		return kerrv, nil
 	}
-	switch {
-	case g.state == Dead:
-		return kerr.CoordinatorNotAvailable, nil
-	case g.consumer != nil && !(req.Generation < 0 && req.MemberID == "" && len(g.consumer.members) == 0):
-		if req.Version < 9 {
-			return kerr.UnsupportedVersion, nil // KIP-848 members commit with v9+
-		}
-		m := g.consumer.members[req.MemberID]
-		if m == nil {
-			return kerr.UnknownMemberID, nil
-		}
-		if req.Generation != m.epoch {
-			return kerr.StaleMemberEpoch, nil
-		}
-	case req.Generation < 0 && req.MemberID == "" && g.state == Empty:
-		// Offsets of a consumer that assigns partitions itself.
-	case g.state == CompletingRebalance:
-		return kerr.RebalanceInProgress, nil
-	default:
-		m, err := g.member(req.MemberID, req.InstanceID)
-		switch {
-		case err != nil:
-			return err, nil
-		case req.Generation != g.generation:
-			return kerr.IllegalGeneration, nil
-		}
+	if m != nil {
 		g.touch(m)
 	}
 	recs := c.offsetRecords(req.Group, req.Offsets)
@@ -78,6 +50,75 @@ func (c *Coordinator) Commit(req CommitRequest) (*kerr.Error, func() error) {
 		}
 	}
 	return nil, durable
+}
+
+// commitGroup checks an OffsetCommit (txn false) or TxnOffsetCommit (txn
+// true) against its group as Kafka's coordinator does
+// (OffsetMetadataManager.validate(Transactional)OffsetCommit and the groups'
+// validateOffsetCommit). It returns the group, created as a simple group
+// when a commit without generation names one that does not exist, and the
+// classic member that committed, if any.
+//
+// A generation (or member epoch) of -1 commits freely to an empty group,
+// whatever member ID comes with it: librdkafka sends the member ID it
+// made up at start with -1 when it has not joined. Otherwise the member
+// must be the group's and in its generation; a request naming no member
+// (OffsetCommit v0, or a TxnOffsetCommit) is refused by a non-empty group
+// unless it is transactional.
+func (c *Coordinator) commitGroup(id, memberID, instanceID string, gen int32, txn bool, version int16) (*group, *member, *kerr.Error) {
+	g := c.groups[id]
+	if g == nil {
+		switch {
+		case gen < 0:
+			return c.getOrCreate(id), nil, nil // a group that only stores offsets
+		case !txn && version >= 9:
+			return nil, nil, kerr.GroupIDNotFound
+		}
+		return nil, nil, kerr.IllegalGeneration
+	}
+	if g.state == Dead {
+		return nil, nil, kerr.CoordinatorNotAvailable
+	}
+	if g.consumer != nil { // KIP-848: the generation is the member epoch
+		switch {
+		case gen < 0 && len(g.consumer.members) == 0:
+			return g, nil, nil
+		case txn && gen < 0 && memberID == "" && instanceID == "":
+			return g, nil, nil
+		}
+		m := g.consumer.members[memberID]
+		switch {
+		case m == nil:
+			return nil, nil, kerr.UnknownMemberID
+		case !txn && version < 9:
+			return nil, nil, kerr.UnsupportedVersion // KIP-848 members commit with v9+
+		case gen != m.epoch && txn:
+			return nil, nil, kerr.IllegalGeneration
+		case gen != m.epoch:
+			return nil, nil, kerr.StaleMemberEpoch
+		}
+		return g, nil, nil
+	}
+	if gen < 0 && g.state == Empty {
+		return g, nil, nil
+	}
+	var m *member
+	switch {
+	case gen >= 0 || memberID != "" || instanceID != "":
+		var kerrv *kerr.Error
+		if m, kerrv = g.member(memberID, instanceID); kerrv != nil {
+			return nil, nil, kerrv
+		}
+		if gen != g.generation {
+			return nil, nil, kerr.IllegalGeneration
+		}
+	case !txn && g.state != Empty:
+		return nil, nil, kerr.UnknownMemberID
+	}
+	if !txn && g.state == CompletingRebalance {
+		return nil, nil, kerr.RebalanceInProgress
+	}
+	return g, m, nil
 }
 
 // FetchedOffset is one partition's committed offset (-1 when none).

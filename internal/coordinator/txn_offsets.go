@@ -24,29 +24,10 @@ func (c *Coordinator) TxnCommit(req TxnCommitRequest) (*kerr.Error, func() error
 	if !c.loaded {
 		return kerr.CoordinatorLoadInProgress, nil
 	}
-	if req.Generation >= 0 || req.MemberID != "" {
-		// KIP-447: the member must still be in the group's generation.
-		g := c.groups[req.Group]
-		if g == nil {
-			return kerr.IllegalGeneration, nil
-		}
-		if g.consumer != nil {
-			m := g.consumer.members[req.MemberID]
-			if m == nil {
-				return kerr.UnknownMemberID, nil
-			}
-			if req.Generation != m.epoch {
-				return kerr.IllegalGeneration, nil
-			}
-		} else {
-			_, err := g.member(req.MemberID, req.InstanceID)
-			switch {
-			case err != nil:
-				return err, nil
-			case req.Generation != g.generation:
-				return kerr.IllegalGeneration, nil
-			}
-		}
+	// KIP-447: a member that names itself must still be in the group's
+	// generation.
+	if _, _, kerrv := c.commitGroup(req.Group, req.MemberID, req.InstanceID, req.Generation, true, 0); kerrv != nil {
+		return kerrv, nil
 	}
 	recs := c.offsetRecords(req.Group, req.Offsets)
 	if len(recs) == 0 {
