@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,13 +124,6 @@ type AppendResult struct {
 
 // ErrClosed is returned for appends to a partition being deleted or closed.
 var ErrClosed = errors.New("partition is closed")
-
-// ErrInvalidTimestamp refuses batches outside
-// message.timestamp.before/after.max.ms.
-var ErrInvalidTimestamp = errors.New("timestamp out of the range the topic accepts")
-
-// ErrKeylessOnCompacted refuses records without a key on compacted topics.
-var ErrKeylessOnCompacted = errors.New("compacted topic cannot accept a record without a key")
 
 // ErrTransactionalBatch refuses control batches from producers: only the
 // transaction coordinator writes markers.
@@ -287,39 +279,6 @@ func recompressAll(records []byte, hs []log.BatchHeader, codec int8, maxBytes in
 	}
 	nhs, err := log.ValidateBatches(out, maxBytes)
 	return out, nhs, err
-}
-
-// checkContent applies the topic's rules on batch contents: timestamps
-// within message.timestamp.before/after.max.ms (CreateTime; checked on
-// the batch's base and max timestamps, without decoding records), and keys
-// on compacted topics (this decodes, and decompresses, the records: the
-// one place the produce path looks inside batches, as Kafka does).
-func (p *Partition) checkContent(records []byte, hs []log.BatchHeader) error {
-	cfg := &p.cfg
-	if !cfg.LogAppendTime && (cfg.TimestampBeforeMaxMs < math.MaxInt64 || cfg.TimestampAfterMaxMs < math.MaxInt64) {
-		now := p.now().UnixMilli()
-		for _, h := range hs {
-			if now-h.BaseTimestamp > cfg.TimestampBeforeMaxMs || h.MaxTimestamp-now > cfg.TimestampAfterMaxMs {
-				return fmt.Errorf("%w: batch timestamps %d..%d, now %d", ErrInvalidTimestamp, h.BaseTimestamp, h.MaxTimestamp, now)
-			}
-		}
-	}
-	if cfg.Compact {
-		pos := 0
-		for _, h := range hs {
-			recs, err := log.DecodeRecords(records[pos : pos+h.Size()])
-			if err != nil {
-				return fmt.Errorf("%w: %v", log.ErrCorruptMessage, err)
-			}
-			for _, r := range recs {
-				if r.Key == nil {
-					return ErrKeylessOnCompacted
-				}
-			}
-			pos += h.Size()
-		}
-	}
-	return nil
 }
 
 // Config returns the partition's current configuration.
