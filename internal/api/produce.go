@@ -97,6 +97,7 @@ func (b *Broker) handleProduce(rc *server.RequestContext, req *kmsg.ProduceReque
 		sp := &resp.Topics[j.ti].Partitions[j.pi]
 		sp.ErrorCode, sp.ErrorMessage = produceError(j.err)
 		if j.err != nil {
+			sp.ErrorRecords = recordErrors(req.Version, j.err)
 			continue
 		}
 		sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = j.res.BaseOffset, j.res.LogAppendTime, j.res.LogStartOffset
@@ -197,4 +198,22 @@ func produceError(err error) (int16, *string) {
 		}
 	}
 	return codeOf(err)
+}
+
+// recordErrors lists the records that made a partition's append fail
+// (KIP-467, Produce v8+), so that clients fail only those records with the
+// partition's error and the rest of the batch as refused with them.
+func recordErrors(version int16, err error) []kmsg.ProduceResponseTopicPartitionErrorRecord {
+	var rve *partition.RecordValidationError
+	if version < 8 || !errors.As(err, &rve) {
+		return nil
+	}
+	out := make([]kmsg.ProduceResponseTopicPartitionErrorRecord, len(rve.Records))
+	for i, r := range rve.Records {
+		out[i] = kmsg.NewProduceResponseTopicPartitionErrorRecord()
+		out[i].RelativeOffset = r.Index
+		msg := r.Message
+		out[i].ErrorMessage = &msg
+	}
+	return out
 }
