@@ -17,6 +17,7 @@ func (b *Broker) handleJoinGroup(ctx context.Context, rc *server.RequestContext,
 		SessionTimeout:       time.Duration(req.SessionTimeoutMillis) * time.Millisecond,
 		RebalanceTimeout:     time.Duration(req.RebalanceTimeoutMillis) * time.Millisecond,
 		RequireKnownMemberID: req.Version >= 4,
+		SkipAssignment:       req.Version >= 9,
 	}
 	if req.Version == 0 {
 		jr.RebalanceTimeout = jr.SessionTimeout
@@ -47,7 +48,7 @@ func (b *Broker) handleJoinGroup(ctx context.Context, rc *server.RequestContext,
 			}
 			return server.Response{Msg: resp}
 		}
-		resp.LeaderID = r.Leader
+		resp.LeaderID, resp.SkipAssignment = r.Leader, r.SkipAssignment
 		pt, p := r.ProtocolType, r.Protocol
 		resp.ProtocolType, resp.Protocol = &pt, &p
 		for _, m := range r.Members {

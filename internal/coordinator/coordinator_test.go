@@ -473,3 +473,96 @@ func TestCommitValidationMatchesKafka(t *testing.T) {
 		}
 	}
 }
+
+// TestStaticRejoinKeepsStableGroup: a static member (KIP-345) that restarts
+// and rejoins a stable group with an unknown member ID takes its old place
+// without a rebalance, whether it led the group or not, as Kafka's
+// updateStaticMemberAndRebalance: a rolling restart must not stop the group
+// each time it reaches the leader. From JoinGroup v9 the leader is told it
+// leads but must skip assignment (KIP-814); before, it is given its old
+// member ID as the leader's, so it does not assign. Only a change of the
+// group's protocol rebalances. The new member ID is written, so it
+// survives a restart of the coordinator.
+func TestStaticRejoinKeepsStableGroup(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1000, 0)}
+	l := &memLog{}
+	c := testCoordinator(t, l, clock, nil)
+	static := func(instance, member string, skip bool, protos ...string) <-chan JoinResult {
+		req := JoinRequest{Group: "g", MemberID: member, InstanceID: instance, ClientID: "cl", ProtocolType: "consumer",
+			SessionTimeout: 10 * time.Second, RebalanceTimeout: 20 * time.Second, RequireKnownMemberID: true, SkipAssignment: skip}
+		for _, p := range protos {
+			req.Protocols = append(req.Protocols, Protocol{Name: p, Metadata: []byte(instance)})
+		}
+		return c.Join(req)
+	}
+	ach := static("a", "", true, "range", "roundrobin")
+	a := recv(t, ach) // the group's first member: the rebalance completes at once
+	bch := static("b", "", true, "range", "roundrobin")
+	a = recv(t, static("a", a.MemberID, true, "range", "roundrobin"))
+	b := recv(t, bch)
+	if a.Err != nil || b.Err != nil || a.Leader != a.MemberID || a.Generation != b.Generation {
+		t.Fatalf("joins: a %+v, b %+v", a, b)
+	}
+	gen := a.Generation
+	recv(t, c.Sync(SyncRequest{Group: "g", MemberID: a.MemberID, Generation: gen,
+		Assignments: map[string][]byte{a.MemberID: []byte("A"), b.MemberID: []byte("B")}}))
+	recv(t, c.Sync(SyncRequest{Group: "g", MemberID: b.MemberID, Generation: gen}))
+
+	stable := func(when string) {
+		t.Helper()
+		if d := c.Describe("g"); d.State != Stable {
+			t.Fatalf("%s: group %v, want Stable", when, d.State)
+		}
+	}
+	stable("after the first generation")
+
+	// The leader restarts (JoinGroup v9+): same generation, told to skip.
+	a2 := recv(t, static("a", "", true, "range", "roundrobin"))
+	if a2.Err != nil || a2.Generation != gen || a2.MemberID == a.MemberID || a2.Leader != a2.MemberID ||
+		!a2.SkipAssignment || len(a2.Members) != 2 {
+		t.Fatalf("leader rejoin v9: %+v", a2)
+	}
+	stable("after the leader rejoined (v9)")
+	if r := recv(t, c.Sync(SyncRequest{Group: "g", MemberID: a2.MemberID, Generation: gen})); r.Err != nil || string(r.Assignment) != "A" {
+		t.Fatalf("leader's sync after rejoin: %+v", r)
+	}
+	// ... and with JoinGroup v8: the leader named is its old member ID.
+	a3 := recv(t, static("a", "", false, "range", "roundrobin"))
+	if a3.Err != nil || a3.Generation != gen || a3.Leader != a2.MemberID || a3.SkipAssignment || len(a3.Members) != 0 {
+		t.Fatalf("leader rejoin v8: %+v", a3)
+	}
+	stable("after the leader rejoined (v8)")
+	// A follower restarts.
+	b2 := recv(t, static("b", "", true, "range", "roundrobin"))
+	if b2.Err != nil || b2.Generation != gen || b2.Leader != a3.MemberID || b2.SkipAssignment || len(b2.Members) != 0 {
+		t.Fatalf("follower rejoin: %+v", b2)
+	}
+	stable("after the follower rejoined")
+	if r := recv(t, c.Sync(SyncRequest{Group: "g", MemberID: b2.MemberID, Generation: gen})); r.Err != nil || string(r.Assignment) != "B" {
+		t.Fatalf("follower's sync after rejoin: %+v", r)
+	}
+	// The old member IDs are gone; the new ones hold after a replay.
+	if err := c.Heartbeat("g", b.MemberID, "", gen); err != kerr.UnknownMemberID {
+		t.Fatalf("heartbeat of the replaced member ID: %v", err)
+	}
+	c2 := testCoordinator(t, l, clock, nil)
+	d := c2.Describe("g")
+	ids := map[string]bool{}
+	for _, m := range d.Members {
+		ids[m.MemberID] = true
+	}
+	if !ids[a3.MemberID] || !ids[b2.MemberID] || len(ids) != 2 {
+		t.Fatalf("members after replay: %+v, want %s and %s", d.Members, a3.MemberID, b2.MemberID)
+	}
+
+	// A rejoin that would change the group's protocol rebalances.
+	ch := static("b", "", true, "roundrobin")
+	if d := c.Describe("g"); d.State != PreparingRebalance {
+		t.Fatalf("after a protocol change: group %v, want PreparingRebalance", d.State)
+	}
+	select {
+	case r := <-ch:
+		t.Fatalf("the rejoin that changes the protocol was answered before the rebalance: %+v", r)
+	default:
+	}
+}

@@ -120,6 +120,7 @@ type JoinRequest struct {
 	SessionTimeout              time.Duration
 	RebalanceTimeout            time.Duration
 	RequireKnownMemberID        bool // JoinGroup v4+ (KIP-394)
+	SkipAssignment              bool // JoinGroup v9+ (KIP-814) can tell a leader to skip assignment
 }
 
 // JoinMember is a member as the leader sees it in its join response.
@@ -137,6 +138,9 @@ type JoinResult struct {
 	Leader       string
 	MemberID     string
 	Members      []JoinMember // only for the leader
+	// SkipAssignment tells a static leader that rejoined a stable group
+	// that it leads but must not assign (KIP-814, JoinGroup v9+).
+	SkipAssignment bool
 }
 
 func joinErr(err *kerr.Error, memberID string) chan JoinResult {
@@ -346,23 +350,40 @@ func (g *group) replaceStatic(old *member, req JoinRequest) <-chan JoinResult {
 		old.syncCh = nil
 	}
 	delete(g.members, old.id)
-	wasLeader := g.leader == old.id
-	old.id = newID
-	g.members[newID] = old
-	if wasLeader {
+	leaderBefore := g.leader
+	if g.leader == old.id {
 		g.leader = newID
 	}
+	old.id = newID
+	g.members[newID] = old
 	ch := make(chan JoinResult, 1)
-	protocolsSame := sameProtocols(old.protocols, req.Protocols)
 	g.updateMember(old, req, ch)
-	switch {
-	case g.state == Stable && protocolsSame && !wasLeader:
-		// Nothing to reassign: hand back the current generation.
+	switch g.state {
+	case Stable:
+		if g.selectProtocol() != g.protocol {
+			g.prepareRebalance() // the group's protocol would change
+			break
+		}
+		// As Kafka (updateStaticMemberAndRebalance): the assignment
+		// stands, leader or not; keep the new member ID and hand back
+		// the current generation. A leader told it leads would assign
+		// again, which a stable group ignores: from JoinGroup v9 it is
+		// told to skip assignment (KIP-814); before, it is given the
+		// leader's old member ID, which is not its own.
 		old.joinCh = nil
-		ch <- g.joinResult(old)
-	case g.state == PreparingRebalance:
+		g.persist()
+		r := g.joinResult(old)
+		if req.SkipAssignment {
+			r.SkipAssignment = g.leader == old.id
+		} else {
+			r.Leader, r.Members = leaderBefore, nil
+		}
+		ch <- r
+	case PreparingRebalance:
 		g.maybeCompleteJoin()
 	default:
+		// CompletingRebalance: the leader may be assigning with the old
+		// member ID, so the assignment would miss the new one.
 		g.prepareRebalance()
 	}
 	return ch
