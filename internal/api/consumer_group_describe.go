@@ -35,6 +35,7 @@ func (b *Broker) handleConsumerGroupDescribe(req *kmsg.ConsumerGroupDescribeRequ
 			continue
 		}
 		g.State, g.Epoch, g.AssignmentEpoch, g.AssignorName = d.State, d.Epoch, d.AssignmentEpoch, d.Assignor
+		g.AuthorizedOperations = authorizedOperations(req.IncludeAuthorizedOperations, groupOperations)
 		for _, m := range d.Members {
 			gm := kmsg.NewConsumerGroupDescribeResponseGroupMember()
 			gm.MemberID, gm.MemberEpoch, gm.ClientID, gm.ClientHost = m.MemberID, m.Epoch, m.ClientID, m.ClientHost

@@ -8,13 +8,14 @@ func (b *Broker) handleDescribeGroups(req *kmsg.DescribeGroupsRequest) kmsg.Resp
 		d := b.groups.Describe(id)
 		g := kmsg.NewDescribeGroupsResponseGroup()
 		g.Group = id
-		g.AuthorizedOperations = -2147483648
+		g.AuthorizedOperations = operationsNotRequested
 		if d.Err != nil {
 			g.ErrorCode = d.Err.Code
 			resp.Groups = append(resp.Groups, g)
 			continue
 		}
 		g.State, g.ProtocolType, g.Protocol = string(d.State), d.ProtocolType, d.Protocol
+		g.AuthorizedOperations = authorizedOperations(req.Version >= 3 && req.IncludeAuthorizedOperations, groupOperations)
 		for _, m := range d.Members {
 			gm := kmsg.NewDescribeGroupsResponseGroupMember()
 			gm.MemberID, gm.ClientID, gm.ClientHost = m.MemberID, m.ClientID, m.ClientHost

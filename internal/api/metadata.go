@@ -7,6 +7,17 @@ import (
 )
 
 func (b *Broker) handleMetadata(req *kmsg.MetadataRequest) kmsg.Response {
+	resp := b.metadataTopics(req)
+	// v8-10 ask for the cluster's operations; v11+ have no such field.
+	resp.AuthorizedOperations = authorizedOperations(req.Version <= 10 && req.IncludeClusterAuthorizedOperations, clusterOperations)
+	// Every topic answered, found or not, as Kafka does (v8+).
+	for i := range resp.Topics {
+		resp.Topics[i].AuthorizedOperations = authorizedOperations(req.IncludeTopicAuthorizedOperations, topicOperations)
+	}
+	return resp
+}
+
+func (b *Broker) metadataTopics(req *kmsg.MetadataRequest) *kmsg.MetadataResponse {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	adv := b.cfg.AdvertisedListeners[0]
 	resp.Brokers = []kmsg.MetadataResponseBroker{{NodeID: b.cfg.NodeID, Host: adv.Host, Port: adv.Port}}
@@ -61,8 +72,7 @@ func (b *Broker) handleMetadata(req *kmsg.MetadataRequest) kmsg.Response {
 
 func (b *Broker) topicMetadata(t metadata.Topic) kmsg.MetadataResponseTopic {
 	name := t.Name
-	mt := kmsg.MetadataResponseTopic{Topic: &name, TopicID: t.ID, AuthorizedOperations: -2147483648,
-		IsInternal: isInternalTopic(name)}
+	mt := kmsg.MetadataResponseTopic{Topic: &name, TopicID: t.ID, IsInternal: isInternalTopic(name)}
 	node := b.cfg.NodeID
 	for i := int32(0); i < t.Partitions; i++ {
 		var epoch int32
