@@ -125,7 +125,7 @@ type Log struct {
 	clock         func() time.Time // cfg.Now at Open (cfg may change; this is only a clock)
 	scannedAtOpen int64            // bytes of batches Open validated by CRC (tests, logging)
 
-	lsoMu sync.Mutex // serialises SetLogStartOffset
+	lsoMu sync.Mutex // serialises the writers of the log start offset file (SetLogStartOffset, retention)
 
 	fsyncs        atomic.Int64 // fsync rounds done (each may cover many Sync calls)
 	testHookFsync func()       // tests: called at the start of each fsync round

@@ -70,6 +70,10 @@ func (l *Log) DeleteOldSegments(retentionMs, retentionBytes int64) (int, error) 
 		}
 	}
 
+	// Under lsoMu, as SetLogStartOffset (DeleteRecords): the two write the
+	// same file through the same temporary name, and the file must end
+	// with the larger of their offsets.
+	l.lsoMu.Lock()
 	l.mu.Lock()
 	victims := l.segs[:n]
 	l.segs = slices.Clone(l.segs[n:]) // a fresh array: readers may hold the old one
@@ -82,6 +86,7 @@ func (l *Log) DeleteOldSegments(retentionMs, retentionBytes int64) (int, error) 
 	if newStart != lso {
 		err = writeOffsetFile(l.dir, logStartOffsetFile, newStart)
 	}
+	l.lsoMu.Unlock()
 	for _, s := range victims {
 		l.logger.Info("deleting segment by retention", "file", s.logPath, "size", s.size, "log_start_offset", newStart)
 		if rmErr := s.removeFiles(); rmErr != nil && err == nil {

@@ -3,6 +3,9 @@ package log
 import (
 	"errors"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -133,4 +136,32 @@ func TestRetentionKeepsInFlightReads(t *testing.T) {
 		t.Fatalf("in-flight read of a deleted segment: %v", err)
 	}
 	r.Release()
+}
+
+// TestRetentionAndDeleteRecordsRace: retention and DeleteRecords both move
+// the log start offset and write it to the same file, through the same
+// temporary name. Run at once, neither may fail (a rename of a temporary
+// file the other already renamed), and the file must end with the larger
+// offset, or a restart would bring deleted records back.
+func TestRetentionAndDeleteRecordsRace(t *testing.T) {
+	for round := range 100 {
+		l, _, dir, bases := retentionLog(t, 14) // the active segment starts at bases[3]
+		target := bases[len(bases)-1] + 1       // inside the active segment: beyond what retention sets
+		errs := make(chan error, 2)
+		go func() { _, err := l.DeleteOldSegments(-1, 0); errs <- err }()
+		go func() { errs <- l.SetLogStartOffset(target) }()
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		b, err := os.ReadFile(filepath.Join(dir, logStartOffsetFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSpace(string(b)); got != strconv.FormatInt(target, 10) || l.LogStartOffset() != target {
+			t.Fatalf("round %d: log start offset %d in memory, %q in the file; want %d", round, l.LogStartOffset(), got, target)
+		}
+		l.Close()
+	}
 }
