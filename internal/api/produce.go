@@ -98,6 +98,7 @@ func (b *Broker) handleProduce(rc *server.RequestContext, req *kmsg.ProduceReque
 		sp.ErrorCode, sp.ErrorMessage = produceError(j.err)
 		if j.err != nil {
 			sp.ErrorRecords = recordErrors(req.Version, j.err)
+			sp.LogStartOffset = failedLogStartOffset(j.part, sp.ErrorCode)
 			continue
 		}
 		sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = j.res.BaseOffset, j.res.LogAppendTime, j.res.LogStartOffset
@@ -198,6 +199,25 @@ func produceError(err error) (int16, *string) {
 		}
 	}
 	return codeOf(err)
+}
+
+// failedLogStartOffset is the log start offset a failed partition's
+// response carries, as Kafka's ReplicaManager.appendToLocalLog: -1 for the
+// errors that say the log was not reached or the data was unfit (unknown
+// partition, not the leader, too large, corrupt, storage), else the log's
+// start offset. An idempotent producer told UNKNOWN_PRODUCER_ID or
+// OUT_OF_ORDER_SEQUENCE compares it with its last acknowledged offset to
+// tell retention from data loss.
+func failedLogStartOffset(p *partition.Partition, code int16) int64 {
+	switch code {
+	case kerr.UnknownTopicOrPartition.Code, kerr.NotLeaderForPartition.Code, kerr.MessageTooLarge.Code,
+		kerr.RecordListTooLarge.Code, kerr.CorruptMessage.Code, kerr.KafkaStorageError.Code:
+		return -1
+	}
+	if p == nil {
+		return -1
+	}
+	return p.Log().LogStartOffset()
 }
 
 // recordErrors lists the records that made a partition's append fail

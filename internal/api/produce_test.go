@@ -115,3 +115,39 @@ func TestProduceRecordErrors(t *testing.T) {
 		})
 	}
 }
+
+// A failed partition's response carries the log start offset, as Kafka's
+// (an idempotent producer compares it with its last acknowledged offset),
+// except for the errors where Kafka sends -1: the log was not reached or
+// the data was unfit for it.
+func TestProduceFailureLogStartOffset(t *testing.T) {
+	b := openTestBroker(t, nil)
+	if _, err := b.createTopic("c", 1, 1, map[string]string{"cleanup.policy": "compact", "max.message.bytes": "2000"}, false); err != nil {
+		t.Fatal(err)
+	}
+	k := []byte("k")
+	now := time.Now().UnixMilli()
+	produce := func(topic string, batch []byte) kmsg.ProduceResponseTopicPartition {
+		t.Helper()
+		req := produceRequest(topic, 1, batch)
+		req.SetVersion(9)
+		rc := &server.RequestContext{APIKey: req.Key(), APIVersion: 9}
+		return b.Handle(context.Background(), rc, req)().Msg.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+	}
+	for range 3 {
+		if sp := produce("c", keyBatch(now, k, k)); sp.ErrorCode != 0 {
+			t.Fatalf("keyed batch: error %d", sp.ErrorCode)
+		}
+	}
+	p, _ := b.partition("c", 0)
+	if err := p.Log().SetLogStartOffset(4); err != nil {
+		t.Fatal(err)
+	}
+	if sp := produce("c", keyBatch(now, nil, k)); sp.ErrorCode != kerr.InvalidRecord.Code || sp.LogStartOffset != 4 {
+		t.Errorf("keyless batch: error %d, log start offset %d; want INVALID_RECORD with 4", sp.ErrorCode, sp.LogStartOffset)
+	}
+	big := make([]byte, 4000)
+	if sp := produce("c", keyBatch(now, k, big)); sp.ErrorCode != kerr.MessageTooLarge.Code || sp.LogStartOffset != -1 {
+		t.Errorf("oversized batch: error %d, log start offset %d; want MESSAGE_TOO_LARGE with -1", sp.ErrorCode, sp.LogStartOffset)
+	}
+}
