@@ -1,9 +1,9 @@
 // Package metadata owns the cluster metadata of a single node: topics (name,
 // ID, partition count, configs), dynamic broker and group configs and the
-// producer-ID allocator, kept as an
-// ordered log of records applied to an in-memory image. On one node the log is
-// a local file of JSON lines, fsynced per record; a cluster will put the same
-// records in a Raft log. It does not own partition data.
+// producer-ID allocator, kept as an ordered log of records applied to an
+// in-memory image. On one node the log is a local file of JSON lines,
+// fsynced per record; a cluster will put the same records in a Raft log. It
+// does not own partition data.
 package metadata
 
 import (
