@@ -17,17 +17,19 @@ func (b *Broker) handleAlterConfigs(req *kmsg.AlterConfigsRequest) kmsg.Response
 	for _, rr := range req.Resources {
 		res := kmsg.NewAlterConfigsResponseResource()
 		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
-		err := b.alterResource(rr.ResourceType, rr.ResourceName, req.ValidateOnly,
-			func() (map[string]string, error) {
-				configs := map[string]string{}
-				for _, c := range rr.Configs {
-					if c.Value == nil {
-						return nil, errorf(kerr.InvalidConfig, "null value for config %s", c.Name)
-					}
-					configs[c.Name] = *c.Value
+		// A topic's or a group's new configs are the request's, complete.
+		explicit := func() (map[string]string, error) {
+			configs := map[string]string{}
+			for _, c := range rr.Configs {
+				if c.Value == nil {
+					return nil, errorf(kerr.InvalidConfig, "null value for config %s", c.Name)
 				}
-				return configs, nil
-			},
+				configs[c.Name] = *c.Value
+			}
+			return configs, nil
+		}
+		err := b.alterResource(rr.ResourceType, rr.ResourceName, req.ValidateOnly,
+			explicit,
 			func(string) (map[string]string, error) {
 				configs := map[string]string{}
 				for _, c := range rr.Configs {
@@ -37,16 +39,7 @@ func (b *Broker) handleAlterConfigs(req *kmsg.AlterConfigsRequest) kmsg.Response
 				}
 				return configs, nil
 			},
-			func() (map[string]string, error) {
-				configs := map[string]string{}
-				for _, c := range rr.Configs {
-					if c.Value == nil {
-						return nil, errorf(kerr.InvalidConfig, "null value for config %s", c.Name)
-					}
-					configs[c.Name] = *c.Value
-				}
-				return configs, nil
-			})
+			explicit)
 		res.ErrorCode, res.ErrorMessage = codeOf(err)
 		resp.Resources = append(resp.Resources, res)
 	}
@@ -134,23 +127,33 @@ func (b *Broker) applyIncremental(configs map[string]string, c kmsg.IncrementalA
 	if !ok {
 		return errorf(kerr.InvalidConfig, "topic config %s is not supported by this broker", c.Name)
 	}
-	value := ""
-	if c.Value != nil {
-		value = *c.Value
-	}
+	return applyConfigOp(configs, c, func() (string, bool) {
+		if def.typ != kmsg.ConfigTypeList {
+			return "", false
+		}
+		cur, _ := b.topicConfigValue(configs, c.Name)
+		return cur, true
+	})
+}
+
+// applyConfigOp applies one IncrementalAlterConfigs operation to a
+// resource's explicit configs. list says whether c.Name is a list config
+// and, if it is, its current value (explicit or default), which APPEND and
+// SUBTRACT start from; they are refused on other configs.
+func applyConfigOp(configs map[string]string, c kmsg.IncrementalAlterConfigsRequestResourceConfig, list func() (string, bool)) error {
 	switch c.Op {
 	case opSet:
 		if c.Value == nil {
 			return errorf(kerr.InvalidConfig, "null value for config %s", c.Name)
 		}
-		configs[c.Name] = value
+		configs[c.Name] = *c.Value
 	case opDelete:
 		delete(configs, c.Name)
 	case opAppend, opSubtract:
-		if def.typ != kmsg.ConfigTypeList {
+		cur, ok := list()
+		if !ok {
 			return errorf(kerr.InvalidConfig, "config %s is not a list; APPEND and SUBTRACT apply to lists only", c.Name)
 		}
-		cur, _ := b.topicConfigValue(configs, c.Name)
 		next, err := applyListOp(cur, c)
 		if err != nil {
 			return err

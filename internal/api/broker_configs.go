@@ -120,29 +120,18 @@ func (b *Broker) incrementalBrokerConfigs(scope string, ops []kmsg.IncrementalAl
 		if !ok {
 			return nil, errorf(kerr.InvalidRequest, "broker config %s cannot be changed at run time; set it in the properties file", c.Name)
 		}
-		switch c.Op {
-		case opSet:
-			if c.Value == nil {
-				return nil, errorf(kerr.InvalidConfig, "null value for config %s", c.Name)
-			}
-			configs[c.Name] = *c.Value
-		case opDelete:
-			delete(configs, c.Name)
-		case opAppend, opSubtract:
+		err := applyConfigOp(configs, c, func() (string, bool) {
 			if topicConfigs[tk].typ != kmsg.ConfigTypeList {
-				return nil, errorf(kerr.InvalidConfig, "config %s is not a list; APPEND and SUBTRACT apply to lists only", c.Name)
+				return "", false
 			}
 			cur, ok := configs[c.Name]
 			if !ok {
 				cur, _ = b.brokerDefault(topicConfigs[tk])
 			}
-			next, err := applyListOp(cur, c)
-			if err != nil {
-				return nil, err
-			}
-			configs[c.Name] = next
-		default:
-			return nil, errorf(kerr.InvalidRequest, "unknown operation %d for config %s", c.Op, c.Name)
+			return cur, true
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return configs, nil

@@ -157,18 +157,8 @@ func (b *Broker) incrementalGroupConfigs(group string, ops []kmsg.IncrementalAlt
 		configs = map[string]string{}
 	}
 	for _, c := range ops {
-		switch c.Op {
-		case opSet:
-			if c.Value == nil {
-				return nil, errorf(kerr.InvalidConfig, "null value for config %s", c.Name)
-			}
-			configs[c.Name] = *c.Value
-		case opDelete:
-			delete(configs, c.Name)
-		case opAppend, opSubtract:
-			return nil, errorf(kerr.InvalidConfig, "config %s is not a list; APPEND and SUBTRACT apply to lists only", c.Name)
-		default:
-			return nil, errorf(kerr.InvalidRequest, "unknown operation %d for config %s", c.Op, c.Name)
+		if err := applyConfigOp(configs, c, func() (string, bool) { return "", false }); err != nil {
+			return nil, err
 		}
 	}
 	return configs, nil

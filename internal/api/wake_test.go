@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/binary"
-	"hash/crc32"
 	"testing"
 	"time"
 
@@ -11,35 +9,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// smallBatch is an uncompressed RecordBatch v2 of n records without a
-// producer ID.
+// smallBatch is an uncompressed RecordBatch v2 of n records without keys
+// or a producer ID, stamped now.
 func smallBatch(n int) []byte {
-	var recs []byte
-	for i := 0; i < n; i++ {
-		r := []byte{0}                       // attributes
-		r = binary.AppendVarint(r, 0)        // timestamp delta
-		r = binary.AppendVarint(r, int64(i)) // offset delta
-		r = binary.AppendVarint(r, -1)       // null key
-		r = binary.AppendVarint(r, 1)        // value length
-		r = append(r, 'v')
-		r = binary.AppendVarint(r, 0) // no headers
-		recs = binary.AppendVarint(recs, int64(len(r)))
-		recs = append(recs, r...)
-	}
-	b := make([]byte, 61, 61+len(recs))
-	binary.BigEndian.PutUint32(b[8:], uint32(49+len(recs)))
-	b[16] = 2
-	binary.BigEndian.PutUint32(b[23:], uint32(n-1))
-	now := uint64(time.Now().UnixMilli())
-	binary.BigEndian.PutUint64(b[27:], now)
-	binary.BigEndian.PutUint64(b[35:], now)
-	binary.BigEndian.PutUint64(b[43:], ^uint64(0)) // producer ID -1
-	binary.BigEndian.PutUint16(b[51:], 0xffff)     // epoch -1
-	binary.BigEndian.PutUint32(b[53:], 0xffffffff) // sequence -1
-	binary.BigEndian.PutUint32(b[57:], uint32(n))
-	b = append(b, recs...)
-	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
-	return b
+	return keyBatch(time.Now().UnixMilli(), make([][]byte, n)...)
 }
 
 // TestProduceWakesFetchOnceAppended checks that a fetch waiting on several
