@@ -325,9 +325,7 @@ func FromProperties(props map[string]string) (Broker, []string, error) {
 		case "fetch.max.bytes":
 			c.FetchMaxBytes, err = parseInt32(v, 1024, math.MaxInt32)
 		case "controlled.shutdown.timeout.ms", "samsa.shutdown.timeout.ms":
-			var ms int64
-			ms, err = parseInt64(v, 0, math.MaxInt64)
-			c.ShutdownTimeout = time.Duration(ms) * time.Millisecond
+			c.ShutdownTimeout, err = parseMillis(v)
 		case "group.min.session.timeout.ms":
 			c.GroupMinSessionTimeout, err = parseMillis(v)
 		case "group.max.session.timeout.ms":

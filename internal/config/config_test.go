@@ -226,7 +226,7 @@ func TestFromPropertiesKeys(t *testing.T) {
 			[]string{"1023", "0", "x"}},
 		{"controlled.shutdown.timeout.ms", func(b Broker) any { return b.ShutdownTimeout },
 			[]valid{{"0", time.Duration(0)}, {"2500", 2500 * time.Millisecond}},
-			[]string{"-5", "x"}},
+			[]string{"-5", "x", "9223372036854775807"}}, // beyond a time.Duration: it went negative
 		{"samsa.shutdown.timeout.ms", func(b Broker) any { return b.ShutdownTimeout },
 			[]valid{{"100", 100 * time.Millisecond}},
 			[]string{"-1"}},
