@@ -340,6 +340,9 @@ func benchDiskCmd() *cobra.Command {
 	fs.Int64Var(&dc.MaxBytes, "max-bytes", 1<<30, "bytes per pass at most")
 	fs.DurationVar(&dc.MaxDuration, "duration", 3*time.Second, "time per pass at most")
 	fs.Int64Var(&dc.FsyncEveryBytes, "fsync-every", 8<<20, "bytes between fsyncs in the group-commit pass")
+	fs.IntVar(&dc.FillWriters, "fill-writers", 0, "writers of a fourth pass, page cache fill: as much as a produce workload writes, most of it into memory not touched lately (0: no such pass)")
+	fs.DurationVar(&dc.FillDuration, "fill-duration", 0, "time of the page cache fill pass (0: --duration)")
+	fs.Int64Var(&dc.FillMaxBytes, "fill-max-bytes", 0, "bytes of the page cache fill pass at most, all writers together (0: half of the available memory)")
 	return cmd
 }
 

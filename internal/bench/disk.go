@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -21,7 +23,20 @@ type DiskConfig struct {
 	// FsyncEveryBytes is the group-commit size of the third pass (default
 	// 8 MiB).
 	FsyncEveryBytes int64
-	Progress        io.Writer
+	// FillWriters > 0 adds a fourth pass, page cache fill: that many
+	// writers append blocks to files of their own at once, with no fsync,
+	// for FillDuration (default MaxDuration) or until FillMaxBytes in all
+	// (default: half the memory the kernel says is available). Unlike the
+	// page cache pass, which rewrites memory the earlier passes have just
+	// freed, it writes as much as a produce workload of that duration does,
+	// so most of it lands in memory not touched lately: on virtual machines
+	// whose host takes back the guest's free memory, that costs several
+	// times more than rewriting recently freed memory, and it is the limit a
+	// broker that keeps data in the page cache meets.
+	FillWriters  int
+	FillDuration time.Duration
+	FillMaxBytes int64
+	Progress     io.Writer
 }
 
 // RunDisk measures sequential append bandwidth to a fresh file in Dir three
@@ -68,7 +83,103 @@ func RunDisk(ctx context.Context, cfg DiskConfig) (*Summary, error) {
 			fmt.Fprintf(cfg.Progress, "disk %s: %.1f MB/s\n", p.name, mbps)
 		}
 	}
+	if cfg.FillWriters > 0 {
+		if err := fillPass(ctx, cfg, block, res); err != nil {
+			return sum, fmt.Errorf("disk page cache fill: %w", err)
+		}
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, "disk page cache fill, %d writers: %.1f MB/s (%.1f GB)\n",
+				res.FillWriters, res.PageCacheFillMBPerSec, float64(res.FillBytes)/1e9)
+		}
+	}
 	return sum, nil
+}
+
+// fillPass runs cfg.FillWriters writers appending block to new files in
+// cfg.Dir at once, no fsync, until the time or byte bound, and records the
+// total rate in res. The files are removed afterwards.
+func fillPass(ctx context.Context, cfg DiskConfig, block []byte, res *DiskResult) error {
+	dur := cfg.FillDuration
+	if dur <= 0 {
+		dur = cfg.MaxDuration
+	}
+	limit := cfg.FillMaxBytes
+	if limit <= 0 {
+		if avail := memAvailable(); avail > 0 {
+			limit = avail / 2
+		} else {
+			limit = 4 << 30
+		}
+	}
+	perWriter := max(limit/int64(cfg.FillWriters), int64(len(block)))
+	written := make([]int64, cfg.FillWriters)
+	errs := make([]error, cfg.FillWriters)
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(dur)
+	for i := range cfg.FillWriters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			written[i], errs[i] = fillWriter(ctx, cfg.Dir, block, perWriter, deadline)
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	var total int64
+	for _, n := range written {
+		total += n
+	}
+	res.FillWriters = cfg.FillWriters
+	res.FillBytes = total
+	res.PageCacheFillMBPerSec = float64(total) / 1e6 / elapsed.Seconds()
+	return nil
+}
+
+// fillWriter appends block to a new file until max bytes or the deadline
+// and returns how many bytes it wrote; the file is removed.
+func fillWriter(ctx context.Context, dir string, block []byte, max int64, deadline time.Time) (int64, error) {
+	f, err := os.CreateTemp(dir, "samsa-disk-fill-*.log")
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		f.Close()
+		os.Remove(f.Name())
+	}()
+	var written int64
+	for written < max && time.Now().Before(deadline) {
+		if err := ctx.Err(); err != nil {
+			return written, err
+		}
+		n, err := f.Write(block)
+		written += int64(n)
+		if err != nil {
+			return written, fmt.Errorf("write %s at %d: %w", f.Name(), written, err)
+		}
+	}
+	return written, nil
+}
+
+// memAvailable is MemAvailable of /proc/meminfo in bytes, or 0 where that
+// cannot be read.
+func memAvailable() int64 {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(data)) {
+		if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
 }
 
 // diskPass appends blocks to a new file until the byte or time bound and

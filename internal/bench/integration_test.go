@@ -322,13 +322,18 @@ func TestStartBrokerReportsEarlyExit(t *testing.T) {
 
 func TestDiskLeavesNothingBehind(t *testing.T) {
 	dir := t.TempDir()
-	sum, err := RunDisk(testContext(t), DiskConfig{Dir: dir, BlockBytes: 256 << 10, MaxBytes: 4 << 20, FsyncEveryBytes: 1 << 20})
+	sum, err := RunDisk(testContext(t), DiskConfig{Dir: dir, BlockBytes: 256 << 10, MaxBytes: 4 << 20, FsyncEveryBytes: 1 << 20,
+		FillWriters: 2, FillMaxBytes: 6 << 20, FillDuration: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := sum.Disk
 	if d.PageCacheMBPerSec <= 0 || d.FsyncEachBlockMBPerSec <= 0 || d.FsyncEveryMBPerSec <= 0 || d.FsyncEveryBytes != 1<<20 {
 		t.Fatalf("disk %+v", d)
+	}
+	// The fill pass stops at its byte bound, shared by the writers.
+	if d.FillWriters != 2 || d.FillBytes != 6<<20 || d.PageCacheFillMBPerSec <= 0 {
+		t.Fatalf("fill pass %+v", d)
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
 		t.Fatalf("left behind: %v", left)

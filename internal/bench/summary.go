@@ -137,6 +137,12 @@ type DiskResult struct {
 	// commit that gathers that much would.
 	FsyncEveryBytes    int64   `json:"fsync_every_bytes"`
 	FsyncEveryMBPerSec float64 `json:"fsync_every_mb_per_sec"`
+	// PageCacheFillMBPerSec: FillWriters writers at once, no fsync, FillBytes
+	// in all, most of it into memory not touched lately (DiskConfig); 0 when
+	// not measured.
+	PageCacheFillMBPerSec float64 `json:"page_cache_fill_mb_per_sec,omitempty"`
+	FillWriters           int     `json:"fill_writers,omitempty"`
+	FillBytes             int64   `json:"fill_bytes,omitempty"`
 }
 
 // LoopbackResult is TCP bandwidth over 127.0.0.1 from a page-cached file sent
@@ -230,6 +236,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if d := s.Disk; d != nil {
 		p("disk %s, %d KiB writes: page cache %.1f MB/s, fsync each write %.1f MB/s, fsync every %d MiB %.1f MB/s\n",
 			d.Dir, d.BlockBytes>>10, d.PageCacheMBPerSec, d.FsyncEachBlockMBPerSec, d.FsyncEveryBytes>>20, d.FsyncEveryMBPerSec)
+		if d.FillWriters > 0 {
+			p("page cache fill, %d writers: %.1f MB in all, %.1f MB/s\n", d.FillWriters, float64(d.FillBytes)/1e6, d.PageCacheFillMBPerSec)
+		}
 	}
 	if l := s.Loopback; l != nil {
 		p("loopback TCP (%s): %.1f MB in %.2fs = %.1f MB/s\n", l.Method, float64(l.Bytes)/1e6, l.Seconds, l.MBPerSec)

@@ -157,7 +157,8 @@ func TestReport(t *testing.T) {
 		write("03-e."+target+".json", e)
 	}
 	write("limit.loopback.json", &Summary{Kind: "loopback", Loopback: &LoopbackResult{Method: "sendfile", MBPerSec: 1200}})
-	write("limit.disk.json", &Summary{Kind: "disk", Disk: &DiskResult{Dir: "/d", BlockBytes: 1 << 20, FsyncEachBlockMBPerSec: 100, FsyncEveryBytes: 8 << 20}})
+	write("limit.disk.json", &Summary{Kind: "disk", Disk: &DiskResult{Dir: "/d", BlockBytes: 1 << 20, FsyncEachBlockMBPerSec: 100, FsyncEveryBytes: 8 << 20,
+		PageCacheFillMBPerSec: 600, FillWriters: 2, FillBytes: 3e9}})
 	for _, name := range []string{"02-y.samsa.json", "02-y.kfake.raw.json"} {
 		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
 			t.Fatal(err)
@@ -183,6 +184,9 @@ func TestReport(t *testing.T) {
 		"02-y samsa: 02-y.samsa.json:",
 		"| 02-y | produce MB/s | failed | – | – |",
 		"|  | produce MB/s, raw (pre-built batches) | 900 | 450 | 1,100 | 1,200 (loopback) | 2.00 | 0.75 |",
+		"|  | produce MB/s against page cache fill | 300 | 150 | 600 | 600 (page cache fill) | 2.00 | 0.50 |",
+		"|  | produce MB/s, raw, against page cache fill | 900 | 450 | 1,100 | 600 (page cache fill) | 2.00 | 1.50 |",
+		"page cache fill (/d), 2 writers at once, no fsync, 3.0 GB in all",
 		"|  | load generator CPU s per GB produced, raw | 97.7 | 97.7 | 97.7 | – | 1.00 | – |",
 		"|  | broker CPU s per GB produced, raw run | 0.90 | 0.45 | 1.10 | – | 2.00 | – |",
 		"|  | broker peak RSS, MiB, raw run | 100 | 100 | 100 | – | 1.00 | – |",
