@@ -397,6 +397,12 @@ func (b *Broker) Handle(ctx context.Context, rc *server.RequestContext, req kmsg
 		return now(rc, b.handleListGroups(r))
 	case *kmsg.DescribeGroupsRequest:
 		return now(rc, b.handleDescribeGroups(r))
+	case *kmsg.DescribeACLsRequest:
+		return now(rc, b.handleDescribeACLs(r))
+	case *kmsg.CreateACLsRequest:
+		return now(rc, b.handleCreateACLs(r))
+	case *kmsg.DeleteACLsRequest:
+		return now(rc, b.handleDeleteACLs(r))
 	case *kmsg.DeleteGroupsRequest:
 		return now(rc, b.handleDeleteGroups(r))
 	case *kmsg.OffsetDeleteRequest:

@@ -1,6 +1,11 @@
 package api
 
-import "github.com/twmb/franz-go/pkg/kmsg"
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-kafka/samsa/internal/coordinator"
+)
 
 func (b *Broker) handleDescribeGroups(req *kmsg.DescribeGroupsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
@@ -15,6 +20,13 @@ func (b *Broker) handleDescribeGroups(req *kmsg.DescribeGroupsRequest) kmsg.Resp
 			continue
 		}
 		g.State, g.ProtocolType, g.Protocol = string(d.State), d.ProtocolType, d.Protocol
+		if d.State == coordinator.Dead && req.Version >= 6 {
+			// KIP-1043: from v6 a group that does not exist is an error,
+			// where before it was an empty Dead group.
+			g.ErrorCode, g.ErrorMessage = kerr.GroupIDNotFound.Code, optString("Group "+id+" not found.")
+			resp.Groups = append(resp.Groups, g)
+			continue
+		}
 		g.AuthorizedOperations = authorizedOperations(req.Version >= 3 && req.IncludeAuthorizedOperations, groupOperations)
 		for _, m := range d.Members {
 			gm := kmsg.NewDescribeGroupsResponseGroupMember()

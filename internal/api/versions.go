@@ -18,7 +18,7 @@ var supportedVersions = map[int16][2]int16{
 	12: {0, 4},  // Heartbeat
 	13: {0, 5},  // LeaveGroup (v3+: batched members)
 	14: {0, 5},  // SyncGroup
-	15: {0, 5},  // DescribeGroups
+	15: {0, 6},  // DescribeGroups (v6: GROUP_ID_NOT_FOUND for a group that does not exist)
 	16: {0, 5},  // ListGroups (v4+ state filter, v5+ type filter)
 	18: {0, 4},  // ApiVersions
 	19: {0, 7},  // CreateTopics
@@ -31,6 +31,9 @@ var supportedVersions = map[int16][2]int16{
 	26: {0, 4},  // EndTxn (v5, KIP-890's epoch bump per transaction, is not implemented)
 	27: {0, 1},  // WriteTxnMarkers
 	28: {0, 3},  // TxnOffsetCommit
+	29: {0, 3},  // DescribeAcls (no authorizer: SECURITY_DISABLED, as Kafka)
+	30: {0, 3},  // CreateAcls (the same)
+	31: {0, 3},  // DeleteAcls (the same)
 	32: {0, 4},  // DescribeConfigs (topics and broker)
 	33: {0, 2},  // AlterConfigs (topics; broker configs are static)
 	35: {0, 4},  // DescribeLogDirs
