@@ -25,7 +25,7 @@ func (b *Broker) handleAddPartitionsToTxn(req *kmsg.AddPartitionsToTxnRequest) k
 	var code int16
 	if len(unknown) == 0 {
 		if err := b.txns.AddPartitions(req.TransactionalID, req.ProducerID, req.ProducerEpoch, parts); err != nil {
-			code = err.Code
+			code = txnErrorCode(err, req.Version, 2)
 		}
 	}
 	for _, rt := range req.Topics {
@@ -57,7 +57,7 @@ func (b *Broker) handleAddOffsetsToTxn(req *kmsg.AddOffsetsToTxnRequest) kmsg.Re
 	}
 	tp := coordinator.TxnPartition{Topic: coordinator.OffsetsTopic, Partition: b.groups.PartitionFor(req.Group)}
 	if err := b.txns.AddPartitions(req.TransactionalID, req.ProducerID, req.ProducerEpoch, []coordinator.TxnPartition{tp}); err != nil {
-		resp.ErrorCode = err.Code
+		resp.ErrorCode = txnErrorCode(err, req.Version, 2)
 	}
 	return resp
 }
@@ -65,7 +65,18 @@ func (b *Broker) handleAddOffsetsToTxn(req *kmsg.AddOffsetsToTxnRequest) kmsg.Re
 func (b *Broker) handleEndTxn(req *kmsg.EndTxnRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.EndTxnResponse)
 	if err := b.txns.EndTxn(req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit); err != nil {
-		resp.ErrorCode = err.Code
+		resp.ErrorCode = txnErrorCode(err, req.Version, 2)
 	}
 	return resp
+}
+
+// txnErrorCode is the code of a transaction coordinator error for a request
+// of this version: PRODUCER_FENCED (KIP-588) exists for clients from
+// version fencedSince of the API; older ones get INVALID_PRODUCER_EPOCH,
+// which they know, as Kafka's KafkaApis answers them.
+func txnErrorCode(err *kerr.Error, version, fencedSince int16) int16 {
+	if err == kerr.ProducerFenced && version < fencedSince {
+		return kerr.InvalidProducerEpoch.Code
+	}
+	return err.Code
 }

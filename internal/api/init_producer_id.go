@@ -17,7 +17,7 @@ func (b *Broker) handleInitProducerID(req *kmsg.InitProducerIDRequest) kmsg.Resp
 		pid, epoch, err := b.txns.InitProducerID(*req.TransactionalID,
 			time.Duration(req.TransactionTimeoutMillis)*time.Millisecond, req.ProducerID, req.ProducerEpoch)
 		if err != nil {
-			resp.ErrorCode = err.Code
+			resp.ErrorCode = txnErrorCode(err, req.Version, 4)
 			return resp
 		}
 		resp.ProducerID, resp.ProducerEpoch = pid, epoch

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+
 	"github.com/samsa-kafka/samsa/internal/coordinator"
 	"github.com/samsa-kafka/samsa/internal/partition"
 )
@@ -36,12 +38,18 @@ func (b *Broker) verifyTxn(topic string, idx int32) func(int64, int16) error {
 	return func(pid int64, epoch int16) error {
 		err := b.txns.Verify(pid, epoch, coordinator.TxnPartition{Topic: topic, Partition: idx})
 		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, coordinator.ErrTxnLoading):
+			// What Kafka's ReplicaManager answers when verification meets a
+			// coordinator that is not ready: an error every client retries.
+			return errorf(kerr.NotEnoughReplicas, "unable to verify the partition has been added to the transaction: %v", err)
+		case errors.Is(err, coordinator.ErrUnknownTxnPID):
+			return errorf(kerr.InvalidProducerIDMapping, "%v", err)
 		case errors.Is(err, coordinator.ErrProducerFenced):
 			return fmt.Errorf("%w: %v", partition.ErrInvalidProducerEpoch, err)
-		case err != nil:
-			return fmt.Errorf("%w: %v", partition.ErrTxnNotStarted, err)
 		}
-		return nil
+		return fmt.Errorf("%w: %v", partition.ErrTxnNotStarted, err)
 	}
 }
 

@@ -45,9 +45,16 @@ func (b *Broker) handleTxnOffsetCommit(rc *server.RequestContext, req *kmsg.TxnO
 	// the group's offsets partition (AddOffsetsToTxn).
 	tp := coordinator.TxnPartition{Topic: coordinator.OffsetsTopic, Partition: b.groups.PartitionFor(req.Group)}
 	if err := b.txns.Verify(req.ProducerID, req.ProducerEpoch, tp); err != nil {
-		if errors.Is(err, coordinator.ErrProducerFenced) {
-			setAll(kerr.ProducerFenced.Code)
-		} else {
+		// The codes Kafka's verification gives (AddPartitionsToTxnManager
+		// turns PRODUCER_FENCED into INVALID_PRODUCER_EPOCH).
+		switch {
+		case errors.Is(err, coordinator.ErrTxnLoading):
+			setAll(kerr.CoordinatorLoadInProgress.Code)
+		case errors.Is(err, coordinator.ErrUnknownTxnPID):
+			setAll(kerr.InvalidProducerIDMapping.Code)
+		case errors.Is(err, coordinator.ErrProducerFenced):
+			setAll(kerr.InvalidProducerEpoch.Code)
+		default:
 			setAll(kerr.InvalidTxnState.Code)
 		}
 		return now(rc, resp)

@@ -394,22 +394,29 @@ func (tc *TxnCoordinator) complete(t *txnMeta, commit bool) error {
 	return tc.persist(t)
 }
 
-// Errors of Verify.
+// Errors of Verify, in the order Kafka's TransactionCoordinator
+// (handleVerifyPartitionsInTransaction) checks.
 var (
+	ErrTxnLoading     = errors.New("transaction state is still loading")
+	ErrUnknownTxnPID  = errors.New("producer ID has no transactional ID")
 	ErrProducerFenced = errors.New("producer epoch is fenced")
 	ErrNotInTxn       = errors.New("partition is not in the producer's transaction")
 )
 
 // Verify reports whether a producer's current transaction includes a
-// partition, for the produce path (KIP-890's server-side check).
+// partition, for the produce path and transactional offset commits
+// (KIP-890's server-side check). Any epoch other than the transaction's
+// current one is fenced, a newer one too, as in Kafka.
 func (tc *TxnCoordinator) Verify(pid int64, epoch int16, part TxnPartition) error {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	t := tc.byPID[pid]
 	switch {
+	case !tc.loaded:
+		return ErrTxnLoading
 	case t == nil:
-		return fmt.Errorf("%w: producer %d has no transactional ID", ErrNotInTxn, pid)
-	case epoch < t.epoch:
+		return fmt.Errorf("%w: producer %d", ErrUnknownTxnPID, pid)
+	case epoch != t.epoch:
 		return fmt.Errorf("%w: producer %d epoch %d, current %d", ErrProducerFenced, pid, epoch, t.epoch)
 	case t.state != TxnOngoing || !t.parts[part]:
 		return fmt.Errorf("%w: %s-%d, transaction of %s", ErrNotInTxn, part.Topic, part.Partition, t.id)
