@@ -179,6 +179,10 @@ func describeGroups(ctx context.Context, adm *kadm.Client, out io.Writer, names 
 		case !ok:
 			errs = append(errs, fmt.Errorf("describe group %q: broker did not answer for it", name))
 			continue
+		case errors.Is(d.Err, kerr.GroupIDNotFound):
+			// DescribeGroups v6+ (KIP-1043): the group does not exist;
+			// before, the same group is described as Dead (below).
+			d.Err, d.ErrMessage, d.State = nil, "", "Dead"
 		case d.Err != nil:
 			errs = append(errs, brokerError(fmt.Sprintf("describe group %q", name), d.Err, d.ErrMessage))
 			continue

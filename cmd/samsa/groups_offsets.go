@@ -147,6 +147,9 @@ func resetOffsets(ctx context.Context, adm *kadm.Client, out, errOut io.Writer, 
 	switch {
 	case !ok:
 		return fmt.Errorf("describe group %q: broker did not answer for it", o.group)
+	case errors.Is(d.Err, kerr.GroupIDNotFound):
+		// No such group (DescribeGroups v6+): nothing to stop, and the
+		// reset commits its first offsets, as kafka-consumer-groups.sh does.
 	case d.Err != nil:
 		return brokerError(fmt.Sprintf("describe group %q", o.group), d.Err, d.ErrMessage)
 	case d.State != "Empty" && d.State != "Dead":
