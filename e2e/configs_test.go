@@ -52,7 +52,10 @@ func TestTopicConfigsRoundTrip(t *testing.T) {
 		t.Fatalf("alter: %v %v", err, resp)
 	}
 	cs = describe()
-	if v := cs["retention.ms"]; v.MaybeValue() != strconv.Itoa(48*3600*1000) || v.Source.String() != "STATIC_BROKER_CONFIG" {
+	// The value comes from the static log.retention.hours; Kafka's
+	// DescribeConfigs names the source only when log.retention.ms itself is
+	// set (ConfigHelper drops the synonyms before it), so it says default.
+	if v := cs["retention.ms"]; v.MaybeValue() != strconv.Itoa(48*3600*1000) || v.Source.String() != "DEFAULT_CONFIG" {
 		t.Fatalf("after DELETE retention.ms = %q from %v", v.MaybeValue(), v.Source)
 	}
 	if v := cs["cleanup.policy"]; v.MaybeValue() != "delete,compact" { // APPEND adds to the end of the default, as in Kafka
@@ -287,5 +290,62 @@ func TestDynamicBrokerConfigs(t *testing.T) {
 	tb = tb.restart(nil)
 	if v, src := retention(); v != "60000" || src != "DYNAMIC_BROKER_CONFIG" {
 		t.Fatalf("after restart: %s from %s", v, src)
+	}
+}
+
+// TestTopicConfigSynonyms: DescribeConfigs lists a topic config's synonyms
+// as Kafka's ConfigHelper does: the topic's value, then the broker property
+// behind its default in every layer that sets it (this broker's dynamic
+// configs, the cluster-wide ones, the properties file, the built-in
+// default), nothing for a property whose default Kafka leaves null
+// (log.retention.ms), and the first of them as the config's source.
+func TestTopicConfigSynonyms(t *testing.T) {
+	tb := startBroker(t, t.TempDir(), map[string]string{"log.segment.bytes": "268435456", "log.retention.ms": "7200000"})
+	tb.createTopic("syn", 1, map[string]*string{"max.message.bytes": ptr("2000000")})
+	adm := tb.admin()
+	alter := func(broker string, name, value string) {
+		t.Helper()
+		var err error
+		if broker == "" {
+			_, err = adm.AlterBrokerConfigsState(ctxT(t), []kadm.AlterConfig{{Op: kadm.SetConfig, Name: name, Value: ptr(value)}})
+		} else {
+			_, err = adm.AlterBrokerConfigs(ctxT(t), []kadm.AlterConfig{{Op: kadm.SetConfig, Name: name, Value: ptr(value)}}, 1)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	alter("1", "log.segment.bytes", "536870912")
+	alter("", "log.segment.bytes", "134217728")
+
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	req.IncludeSynonyms = true
+	rr := kmsg.NewDescribeConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "syn"
+	req.Resources = append(req.Resources, rr)
+	resp, err := req.RequestWith(ctxT(t), tb.client())
+	if err != nil || resp.Resources[0].ErrorCode != 0 {
+		t.Fatalf("DescribeConfigs: %v %+v", err, resp)
+	}
+	got := map[string]string{}
+	for _, c := range resp.Resources[0].Configs {
+		s := c.Source.String() + " |"
+		for _, syn := range c.ConfigSynonyms {
+			s += " " + syn.Source.String() + ":" + syn.Name + "=" + *syn.Value
+		}
+		got[c.Name] = s
+	}
+	for name, want := range map[string]string{
+		"segment.bytes": "DYNAMIC_BROKER_CONFIG | DYNAMIC_BROKER_CONFIG:log.segment.bytes=536870912" +
+			" DYNAMIC_DEFAULT_BROKER_CONFIG:log.segment.bytes=134217728 STATIC_BROKER_CONFIG:log.segment.bytes=268435456" +
+			" DEFAULT_CONFIG:log.segment.bytes=1073741824",
+		"retention.ms":      "STATIC_BROKER_CONFIG | STATIC_BROKER_CONFIG:log.retention.ms=7200000 DEFAULT_CONFIG:log.retention.hours=168",
+		"segment.ms":        "DEFAULT_CONFIG |",
+		"max.message.bytes": "DYNAMIC_TOPIC_CONFIG | DYNAMIC_TOPIC_CONFIG:max.message.bytes=2000000 DEFAULT_CONFIG:message.max.bytes=1048588",
+		"cleanup.policy":    "DEFAULT_CONFIG | DEFAULT_CONFIG:log.cleanup.policy=delete",
+	} {
+		if got[name] != want {
+			t.Errorf("%s: %s\nwant %s", name, got[name], want)
+		}
 	}
 }

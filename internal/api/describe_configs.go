@@ -7,6 +7,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-kafka/samsa/internal/config"
 )
 
 // handleDescribeConfigs describes topic, broker and group configs: topic
@@ -57,13 +59,18 @@ func (b *Broker) describeTopic(name string, synonyms, docs bool) ([]kmsg.Describ
 	if !ok {
 		return nil, errorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
 	}
+	layers := b.brokerConfigLayers()
 	var out []kmsg.DescribeConfigsResponseResourceConfig
 	for _, k := range sortedTopicConfigNames() {
 		def := topicConfigs[k]
-		v, src := b.topicConfigValue(t.Configs, k)
+		v, _ := b.topicConfigValue(t.Configs, k)
 		c := kmsg.NewDescribeConfigsResponseResourceConfig()
 		c.Name, c.Value = k, &v
-		c.Source = src
+		all := layers.topicSynonyms(k, def, t.Configs)
+		c.Source = kmsg.ConfigSourceDefaultConfig
+		if len(all) > 0 {
+			c.Source = all[0].Source
+		}
 		c.IsDefault = c.Source == kmsg.ConfigSourceDefaultConfig
 		c.ConfigType = def.typ
 		if docs {
@@ -71,17 +78,90 @@ func (b *Broker) describeTopic(name string, synonyms, docs bool) ([]kmsg.Describ
 			c.Documentation = &d
 		}
 		if synonyms {
-			if tv, ok := t.Configs[k]; ok {
-				c.ConfigSynonyms = append(c.ConfigSynonyms, kmsg.DescribeConfigsResponseResourceConfigConfigSynonym{
-					Name: k, Value: &tv, Source: kmsg.ConfigSourceDynamicTopicConfig})
-			}
-			bv, bsrc := b.brokerDefault(def)
-			c.ConfigSynonyms = append(c.ConfigSynonyms, kmsg.DescribeConfigsResponseResourceConfigConfigSynonym{
-				Name: def.broker, Value: &bv, Source: bsrc})
+			c.ConfigSynonyms = all
 		}
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// brokerConfigLayers are the places a broker property can be set, in
+// Kafka's order of precedence: this broker's dynamic configs, the
+// cluster-wide dynamic ones, the properties file, the built-in defaults.
+type brokerConfigLayers struct {
+	node, cluster, static map[string]string
+}
+
+func (b *Broker) brokerConfigLayers() brokerConfigLayers {
+	return brokerConfigLayers{
+		node:    b.meta.BrokerConfigs(strconv.Itoa(int(b.cfg.NodeID))),
+		cluster: b.meta.BrokerConfigs(""),
+		static:  b.cfg.Props,
+	}
+}
+
+// topicSynonyms lists where a topic config's value can come from, as
+// Kafka's ConfigHelper.createTopicConfigEntry does: the topic's own value,
+// then, layer by layer, every broker property that sets its default (the
+// property and its aliases, such as log.retention.hours) that has a value
+// there, without the entries before the first one of the property itself.
+// So a property whose built-in default is null in Kafka (log.retention.ms,
+// log.roll.ms, log.flush.interval.ms) lists nothing unless it is set, and
+// an alias set alone (log.retention.hours) lists nothing either, as in
+// Kafka, whose DescribeConfigs then reports the source as the default.
+func (l brokerConfigLayers) topicSynonyms(k string, def topicConfigDef, explicit map[string]string) []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym {
+	var out []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym
+	add := func(name, value string, src kmsg.ConfigSource) {
+		out = append(out, kmsg.DescribeConfigsResponseResourceConfigConfigSynonym{Name: name, Value: &value, Source: src})
+	}
+	names := append([]string{def.broker}, def.aliases...)
+	for _, layer := range []struct {
+		values map[string]string
+		src    kmsg.ConfigSource
+	}{
+		{l.node, kmsg.ConfigSourceDynamicBrokerConfig},
+		{l.cluster, kmsg.ConfigSourceDynamicDefaultBrokerConfig},
+		{l.static, kmsg.ConfigSourceStaticBrokerConfig},
+	} {
+		for _, n := range names {
+			if v, ok := layer.values[n]; ok {
+				add(n, v, layer.src)
+			}
+		}
+	}
+	for _, n := range names {
+		if v, ok := builtinBrokerDefault(n, def); ok {
+			add(n, v, kmsg.ConfigSourceDefaultConfig)
+		}
+	}
+	for len(out) > 0 && out[0].Name != def.broker {
+		out = out[1:]
+	}
+	if v, ok := explicit[k]; ok {
+		topic := kmsg.DescribeConfigsResponseResourceConfigConfigSynonym{Name: k, Value: &v, Source: kmsg.ConfigSourceDynamicTopicConfig}
+		out = append([]kmsg.DescribeConfigsResponseResourceConfigConfigSynonym{topic}, out...)
+	}
+	return out
+}
+
+// builtinBrokerDefault is the built-in default of a broker property that
+// sets a topic config's default, where Kafka has one: Kafka's defaults of
+// log.retention.ms and .minutes, log.roll.ms and log.flush.interval.ms are
+// null (the hours properties and Long.MAX_VALUE stand in), so they have
+// none here either.
+func builtinBrokerDefault(name string, def topicConfigDef) (string, bool) {
+	d := config.Defaults()
+	switch name {
+	case "log.retention.ms", "log.retention.minutes", "log.roll.ms", "log.flush.interval.ms":
+		return "", false
+	case "log.retention.hours":
+		return i64(d.LogRetentionMs / 3_600_000), true
+	case "log.roll.hours":
+		return i64(d.LogRollMs / 3_600_000), true
+	case def.broker:
+		return def.brokerV(d), true
+	}
+	return "", false
 }
 
 func (b *Broker) describeBroker(docs bool) []kmsg.DescribeConfigsResponseResourceConfig {
