@@ -349,3 +349,56 @@ func TestTopicConfigSynonyms(t *testing.T) {
 		}
 	}
 }
+
+// TestKafkaTopicConfigsWithoutReplicas: segment.jitter.ms and
+// unclean.leader.election.enable are accepted like Kafka's (tools and
+// infrastructure-as-code set them), validated, kept and described; a
+// boolean is true or false in any case, anything else INVALID_CONFIG.
+func TestKafkaTopicConfigsWithoutReplicas(t *testing.T) {
+	tb := startBroker(t, t.TempDir(), map[string]string{"log.roll.jitter.hours": "1"})
+	adm := tb.admin()
+	resp, err := adm.CreateTopic(ctxT(t), 1, 1, map[string]*string{
+		"unclean.leader.election.enable": ptr("TRUE"),
+	}, "jit")
+	if err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	rcs, err := adm.DescribeTopicConfigs(ctxT(t), "jit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := rcs.On("jit", nil)
+	if err != nil || rc.Err != nil {
+		t.Fatal(err, rc.Err)
+	}
+	got := map[string]string{}
+	for _, c := range rc.Configs {
+		got[c.Key] = c.MaybeValue() + " " + c.Source.String()
+	}
+	for k, want := range map[string]string{
+		"unclean.leader.election.enable": "true DYNAMIC_TOPIC_CONFIG",
+		// From log.roll.jitter.hours alone, which Kafka does not name as
+		// the source (see TestTopicConfigsRoundTrip).
+		"segment.jitter.ms": "3600000 DEFAULT_CONFIG",
+	} {
+		if got[k] != want {
+			t.Errorf("%s = %q, want %q", k, got[k], want)
+		}
+	}
+	for _, bad := range []kadm.AlterConfig{
+		{Op: kadm.SetConfig, Name: "unclean.leader.election.enable", Value: ptr("yes")},
+		{Op: kadm.SetConfig, Name: "segment.jitter.ms", Value: ptr("-1")},
+	} {
+		r, err := adm.AlterTopicConfigs(ctxT(t), []kadm.AlterConfig{bad}, "jit")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !errors.Is(r[0].Err, kerr.InvalidConfig) {
+			t.Errorf("%s=%s: %v, want INVALID_CONFIG", bad.Name, *bad.Value, r[0].Err)
+		}
+	}
+	r, err := adm.AlterTopicConfigs(ctxT(t), []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "segment.jitter.ms", Value: ptr("60000")}}, "jit")
+	if err != nil || r[0].Err != nil {
+		t.Fatalf("set segment.jitter.ms: %v %v", err, r[0].Err)
+	}
+}

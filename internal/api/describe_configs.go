@@ -146,18 +146,20 @@ func (l brokerConfigLayers) topicSynonyms(k string, def topicConfigDef, explicit
 
 // builtinBrokerDefault is the built-in default of a broker property that
 // sets a topic config's default, where Kafka has one: Kafka's defaults of
-// log.retention.ms and .minutes, log.roll.ms and log.flush.interval.ms are
-// null (the hours properties and Long.MAX_VALUE stand in), so they have
-// none here either.
+// log.retention.ms and .minutes, log.roll.ms, log.roll.jitter.ms and
+// log.flush.interval.ms are null (the hours properties and Long.MAX_VALUE
+// stand in), so they have none here either.
 func builtinBrokerDefault(name string, def topicConfigDef) (string, bool) {
 	d := config.Defaults()
 	switch name {
-	case "log.retention.ms", "log.retention.minutes", "log.roll.ms", "log.flush.interval.ms":
+	case "log.retention.ms", "log.retention.minutes", "log.roll.ms", "log.roll.jitter.ms", "log.flush.interval.ms":
 		return "", false
 	case "log.retention.hours":
 		return i64(d.LogRetentionMs / 3_600_000), true
 	case "log.roll.hours":
 		return i64(d.LogRollMs / 3_600_000), true
+	case "log.roll.jitter.hours":
+		return i64(d.LogRollJitterMs / 3_600_000), true
 	case def.broker:
 		return def.brokerV(d), true
 	}

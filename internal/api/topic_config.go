@@ -4,6 +4,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/samsa-kafka/samsa/internal/config"
 	"github.com/samsa-kafka/samsa/internal/log"
@@ -60,6 +61,13 @@ var topicConfigs = map[string]topicConfigDef{
 		aliases: []string{"log.roll.hours"},
 		brokerV: func(c config.Broker) string { return i64(c.LogRollMs) },
 		doc:     "Time after which a segment is rolled even if not full."},
+	"segment.jitter.ms": {typ: kmsg.ConfigTypeLong, min: 0, max: math.MaxInt64, broker: "log.roll.jitter.ms",
+		aliases: []string{"log.roll.jitter.hours"},
+		brokerV: func(c config.Broker) string { return i64(c.LogRollJitterMs) },
+		doc:     "Most random time (at most segment.ms) taken off each segment's roll time, so that partitions created together do not all roll at once."},
+	"unclean.leader.election.enable": {typ: kmsg.ConfigTypeBoolean, broker: "unclean.leader.election.enable",
+		brokerV: func(c config.Broker) string { return strconv.FormatBool(c.UncleanLeaderElection) },
+		doc:     "Whether a replica that is not in sync may become leader. Accepted for compatibility: a partition's only replica is always in sync, so it changes nothing on one node."},
 	"segment.index.bytes": {typ: kmsg.ConfigTypeInt, min: 4, max: math.MaxInt32, broker: "log.index.size.max.bytes",
 		brokerV: func(c config.Broker) string { return strconv.Itoa(c.LogIndexSizeMaxBytes) },
 		doc:     "Maximum size of a segment's offset and time index; the segment rolls when an index is full."},
@@ -144,6 +152,12 @@ func validateTopicConfig(k, v string) (string, error) {
 			}
 		}
 		return "", errorf(kerr.InvalidConfig, "invalid value %q for config %s: want one of %v", v, k, def.enum)
+	case kmsg.ConfigTypeBoolean: // Kafka's parse: true or false, in any case
+		switch strings.ToLower(v) {
+		case "true", "false":
+			return strings.ToLower(v), nil
+		}
+		return "", errorf(kerr.InvalidConfig, "invalid value %q for config %s: want true or false", v, k)
 	case kmsg.ConfigTypeDouble:
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f < def.min || f > def.max {
@@ -199,6 +213,7 @@ func (b *Broker) partitionConfig(explicit map[string]string) (partition.Config, 
 		Log: log.Config{
 			SegmentBytes:       n("segment.bytes"),
 			SegmentMs:          n("segment.ms"),
+			SegmentJitterMs:    n("segment.jitter.ms"),
 			SegmentIndexBytes:  int(n("segment.index.bytes")),
 			IndexIntervalBytes: int(n("index.interval.bytes")),
 			WritebackBytes:     b.cfg.LogWritebackBytes,

@@ -91,9 +91,16 @@ func (b *Broker) createTopic(name string, partitions int32, rf int16, configs ma
 	if rf > 1 {
 		return metadata.Topic{}, errorf(kerr.InvalidReplicationFactor, "replication factor %d is larger than the 1 available broker (clustering is not implemented yet)", rf)
 	}
-	if configs == nil {
-		configs = map[string]string{}
+	// Kept as Kafka describes them: parsed and printed again.
+	norm := make(map[string]string, len(configs))
+	for k, v := range configs {
+		n, err := validateTopicConfig(k, v)
+		if err != nil {
+			return metadata.Topic{}, err
+		}
+		norm[k] = n
 	}
+	configs = norm
 	if _, err := b.partitionConfig(configs); err != nil {
 		return metadata.Topic{}, err
 	}

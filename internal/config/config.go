@@ -39,9 +39,15 @@ type Broker struct {
 	NumPartitions            int32
 	DefaultReplicationFactor int16
 	AutoCreateTopics         bool
+	// UncleanLeaderElection (unclean.leader.election.enable): with one
+	// replica per partition there is never an out-of-sync replica to
+	// elect, so it changes nothing here; kept as the default of the topic
+	// config of that name.
+	UncleanLeaderElection bool
 
 	LogSegmentBytes        int64
 	LogRollMs              int64
+	LogRollJitterMs        int64 // log.roll.jitter.ms/hours: most random time taken off a segment's roll time
 	LogIndexIntervalBytes  int
 	LogIndexSizeMaxBytes   int
 	LogFlushIntervalMsgs   int64 // 1: fsync before acknowledging
@@ -280,6 +286,14 @@ func FromProperties(props map[string]string) (Broker, []string, error) {
 			var h int64
 			h, err = parseInt64(v, 1, math.MaxInt32)
 			c.LogRollMs = h * 3600 * 1000
+		case "log.roll.jitter.ms":
+			c.LogRollJitterMs, err = parseInt64(v, 0, math.MaxInt64)
+		case "log.roll.jitter.hours":
+			var h int64
+			h, err = parseInt64(v, 0, math.MaxInt32)
+			c.LogRollJitterMs = h * 3600 * 1000
+		case "unclean.leader.election.enable":
+			c.UncleanLeaderElection, err = strconv.ParseBool(v)
 		case "log.index.interval.bytes":
 			var n int32
 			n, err = parseInt32(v, 0, math.MaxInt32)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"os"
 	"sort"
 	"sync"
@@ -26,6 +27,11 @@ type Config struct {
 	// SegmentMs (segment.ms, log.roll.ms): roll when the active segment's
 	// first batch was appended longer ago than this (checked on append).
 	SegmentMs int64
+	// SegmentJitterMs (segment.jitter.ms, log.roll.jitter.ms): each segment
+	// rolls up to this much (at most SegmentMs) earlier, a random amount
+	// drawn when it takes its first batch, so that partitions created
+	// together do not all roll at once.
+	SegmentJitterMs int64
 	// SegmentIndexBytes (segment.index.bytes): roll when the offset or time
 	// index holds this many bytes of entries.
 	SegmentIndexBytes int
@@ -73,6 +79,8 @@ func (c Config) normalize() (Config, error) {
 		return c, fmt.Errorf("segment.bytes %d: must be between %d and %d", c.SegmentBytes, BatchHeaderSize, math.MaxInt32)
 	case c.SegmentMs < 1:
 		return c, fmt.Errorf("segment.ms %d: must be at least 1", c.SegmentMs)
+	case c.SegmentJitterMs < 0:
+		return c, fmt.Errorf("segment.jitter.ms %d: must not be negative", c.SegmentJitterMs)
 	case c.SegmentIndexBytes < timeEntrySize:
 		return c, fmt.Errorf("segment.index.bytes %d: must be at least %d", c.SegmentIndexBytes, timeEntrySize)
 	case c.IndexIntervalBytes < 0:
@@ -261,7 +269,7 @@ func (l *Log) Append(buf []byte, hs []BatchHeader) error {
 		return err
 	}
 	if active.rollBaseMs < 0 {
-		active.rollBaseMs = nowMs
+		l.setRollBase(active, nowMs)
 	}
 	active.bytesSinceIndex = x.bytesSince
 
@@ -316,7 +324,7 @@ func (l *Log) shouldRoll(s *segment, n int64, lastOffset int64, nowMs int64) boo
 	switch {
 	case s.size+n > l.cfg.SegmentBytes, s.size+n > math.MaxInt32:
 		return true
-	case s.rollBaseMs >= 0 && nowMs-s.rollBaseMs > l.cfg.SegmentMs:
+	case s.rollBaseMs >= 0 && nowMs-s.rollBaseMs > l.cfg.SegmentMs-s.rollJitterMs:
 		return true
 	case len(s.offIdx.entries) >= max(1, l.cfg.SegmentIndexBytes/offsetEntrySize),
 		len(s.timeIdx.entries) >= max(1, l.cfg.SegmentIndexBytes/timeEntrySize):
@@ -325,6 +333,16 @@ func (l *Log) shouldRoll(s *segment, n int64, lastOffset int64, nowMs int64) boo
 		return true
 	}
 	return false
+}
+
+// setRollBase sets the time s's age counts from and draws its roll jitter,
+// as Kafka does for each new segment: a random time below
+// min(segment.jitter.ms, segment.ms) taken off its roll time.
+func (l *Log) setRollBase(s *segment, ms int64) {
+	s.rollBaseMs, s.rollJitterMs = ms, 0
+	if j := min(l.cfg.SegmentJitterMs, l.cfg.SegmentMs); j > 0 {
+		s.rollJitterMs = rand.Int64N(j)
+	}
 }
 
 // roll finishes the active segment and starts a new one at base.

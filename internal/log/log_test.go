@@ -225,6 +225,49 @@ func TestRollByTime(t *testing.T) {
 	}
 }
 
+// TestRollJitter: with segment.jitter.ms each segment rolls a random time
+// (below min(segment.jitter.ms, segment.ms)) before segment.ms, drawn per
+// segment; without it every segment lives exactly segment.ms.
+func TestRollJitter(t *testing.T) {
+	lifetimes := func(jitterMs int64) []int64 {
+		clock := newFakeClock()
+		cfg := DefaultConfig()
+		cfg.SegmentMs, cfg.SegmentJitterMs, cfg.Now = 1000, jitterMs, clock.Now
+		l := openT(t, t.TempDir(), cfg, false)
+		var out []int64
+		born := clock.Now()
+		segs := 1
+		for len(out) < 40 {
+			appendT(t, l, simpleBatch(t, 0, 1, 10, clock.Now().UnixMilli()))
+			if n := l.NumSegments(); n != segs {
+				segs = n
+				out = append(out, clock.Now().Sub(born).Milliseconds())
+				born = clock.Now()
+			}
+			clock.Advance(10 * time.Millisecond)
+		}
+		return out
+	}
+	for _, ms := range lifetimes(0) {
+		if ms != 1010 {
+			t.Fatalf("without jitter a segment lived %d ms, want 1010 (the first append after segment.ms)", ms)
+		}
+	}
+	for _, jitter := range []int64{1000, 1 << 40} { // the second is capped at segment.ms
+		got := lifetimes(jitter)
+		distinct := map[int64]bool{}
+		for _, ms := range got {
+			if ms < 10 || ms > 1010 {
+				t.Fatalf("jitter %d: a segment lived %d ms, want 10-1010", jitter, ms)
+			}
+			distinct[ms] = true
+		}
+		if len(distinct) < 5 {
+			t.Errorf("jitter %d: segment lifetimes %v: hardly any jitter", jitter, got)
+		}
+	}
+}
+
 func TestRollByIndexFull(t *testing.T) {
 	cases := []struct {
 		name       string

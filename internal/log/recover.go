@@ -336,7 +336,7 @@ func (l *Log) loadTrusted(s *segment, last bool, nextBase int64) error {
 		if err != nil {
 			return err
 		}
-		s.rollBaseMs = l.rollBaseFor(h.MaxTimestamp)
+		l.setRollBase(s, l.rollBaseFor(h.MaxTimestamp))
 	}
 	return nil
 }
@@ -414,7 +414,7 @@ func (l *Log) recoverSegment(s *segment, minOffset int64, last bool, rp recovery
 	s.bytesSinceIndex = x.bytesSince
 	s.rollBaseMs = -1
 	if seen {
-		s.rollBaseMs = l.rollBaseFor(firstTs)
+		l.setRollBase(s, l.rollBaseFor(firstTs))
 	}
 	s.synced.Store(false) // what we read may only be in the page cache
 	return truncated, nil

@@ -70,6 +70,7 @@ type segment struct {
 	bytesSinceIndex int64 // appender: log bytes since the last offset index entry
 	prealloc        int64 // appender: file blocks below it are reserved (preallocate.go)
 	rollBaseMs      int64 // appender: wall-clock ms of the first append, -1 if empty
+	rollJitterMs    int64 // appender: taken off segment.ms for this segment (setRollBase)
 
 	indexMissing bool // Open found no .index or .timeindex file
 	// cold: rolled, its index entries are not in offIdx and timeIdx but
