@@ -56,10 +56,10 @@ func (c *txnConn) addOffsets(version int16, txnID string, pid int64, epoch int16
 	return resp.ErrorCode
 }
 
-func (c *txnConn) endTxn(version int16, txnID string, pid int64, epoch int16) int16 {
+func (c *txnConn) endTxn(version int16, txnID string, pid int64, epoch int16, commit bool) int16 {
 	req := kmsg.NewPtrEndTxnRequest()
 	req.SetVersion(version)
-	req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = txnID, pid, epoch, false
+	req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = txnID, pid, epoch, commit
 	resp := kmsg.NewPtrEndTxnResponse()
 	c.roundTrip(req, resp)
 	return resp.ErrorCode
@@ -132,7 +132,7 @@ func TestTxnFencingErrorsByVersion(t *testing.T) {
 	}{
 		{"AddPartitionsToTxn", 2, 3, func(v int16) int16 { return c.addPartition(v, "fz", pid, stale, "fence") }},
 		{"AddOffsetsToTxn", 2, 3, func(v int16) int16 { return c.addOffsets(v, "fz", pid, stale, "g") }},
-		{"EndTxn", 2, 4, func(v int16) int16 { return c.endTxn(v, "fz", pid, stale) }},
+		{"EndTxn", 2, 4, func(v int16) int16 { return c.endTxn(v, "fz", pid, stale, false) }},
 		{"InitProducerId", 4, 5, func(v int16) int16 { return c.initPID(v, "fz", pid, stale).ErrorCode }},
 	} {
 		for v := int16(0); v <= tc.maxVersion; v++ {
@@ -193,7 +193,7 @@ func TestTxnVerificationEpochs(t *testing.T) {
 	if got := c.txnOffsetCommit("vz", pid, epoch, "vg", "verify"); got != 0 {
 		t.Errorf("TxnOffsetCommit with the transaction's epoch: %s", codeName(got))
 	}
-	if code := c.endTxn(3, "vz", pid, epoch); code != 0 {
+	if code := c.endTxn(3, "vz", pid, epoch, false); code != 0 {
 		t.Errorf("EndTxn: %s", codeName(code))
 	}
 }

@@ -180,6 +180,7 @@ func (b *Broker) deleteTopic(name string) error {
 	}
 	if err == nil {
 		b.log.Info("deleted topic", "topic", name)
+		b.groups.TopicDeleted(name)
 	}
 	return err
 }

@@ -83,8 +83,11 @@ type Coordinator struct {
 	// pending holds transactional offset commits until their
 	// transaction's marker: producer ID -> group -> partition -> offset.
 	pending map[int64]map[string]map[topicPartition]Offset
-	loaded  bool
-	closed  bool
+	// deletedBeforeLoad are topics deleted before Load finished, whose
+	// offsets Load removes once it has replayed them.
+	deletedBeforeLoad []string
+	loaded            bool
+	closed            bool
 }
 
 // New returns a coordinator; it serves nothing until Load has replayed the
@@ -108,6 +111,10 @@ func (c *Coordinator) Load() error {
 		}
 	}
 	c.loaded = true
+	for _, topic := range c.deletedBeforeLoad {
+		c.removeTopicOffsets(topic)
+	}
+	c.deletedBeforeLoad = nil
 	c.startSessions()
 	c.lg.Info("group coordinator loaded", "groups", len(c.groups), "took", time.Since(start).Round(time.Millisecond))
 	return nil

@@ -322,12 +322,79 @@ func (c *Coordinator) DeleteOffsets(group string, topics map[string][]int32) (*k
 		for topic, ps := range topics {
 			for _, p := range ps {
 				if errs[topic][p] == nil {
-					delete(g.offsets, topicPartition{topic, p})
+					c.dropOffset(group, topicPartition{topic, p})
 				}
 			}
 		}
 	}
 	return nil, errs
+}
+
+// TopicDeleted removes every group's committed offsets of a deleted topic,
+// and the offsets open transactions hold for it, as Kafka's coordinator
+// does when partitions are deleted (OffsetMetadataManager.
+// onPartitionsDeleted): a topic created again under the same name starts
+// with no committed offsets. The tombstones go to each group's
+// __consumer_offsets partition, so a restart forgets them too.
+func (c *Coordinator) TopicDeleted(topic string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.loaded {
+		c.deletedBeforeLoad = append(c.deletedBeforeLoad, topic)
+		return
+	}
+	c.removeTopicOffsets(topic)
+}
+
+func (c *Coordinator) removeTopicOffsets(topic string) {
+	byGroup := map[string]map[topicPartition]bool{}
+	mark := func(group string, tp topicPartition) {
+		if tp.topic != topic {
+			return
+		}
+		if byGroup[group] == nil {
+			byGroup[group] = map[topicPartition]bool{}
+		}
+		byGroup[group][tp] = true
+	}
+	for id, g := range c.groups {
+		for tp := range g.offsets {
+			mark(id, tp)
+		}
+	}
+	for _, groups := range c.pending {
+		for id, offs := range groups {
+			for tp := range offs {
+				mark(id, tp)
+			}
+		}
+	}
+	for id, tps := range byGroup {
+		recs := make([]record, 0, len(tps))
+		for tp := range tps {
+			recs = append(recs, record{key: offsetKey(id, tp.topic, tp.partition)})
+		}
+		if _, err := c.write(id, recs); err != nil {
+			c.lg.Error("writing offset tombstones of a deleted topic", "group", id, "topic", topic, "err", err)
+			continue
+		}
+		for tp := range tps {
+			c.dropOffset(id, tp)
+		}
+		c.lg.Info("removed committed offsets of a deleted topic", "group", id, "topic", topic, "partitions", len(tps))
+	}
+}
+
+// dropOffset forgets a group's committed offset of a partition and any
+// offset an open transaction holds for it: what a tombstone of the
+// offset's key means, live and on replay, as in Kafka.
+func (c *Coordinator) dropOffset(group string, tp topicPartition) {
+	if g := c.groups[group]; g != nil {
+		delete(g.offsets, tp)
+	}
+	for _, groups := range c.pending {
+		delete(groups[group], tp)
+	}
 }
 
 // ExpireOffsets drops committed offsets past offsets.retention.minutes
@@ -370,7 +437,7 @@ func (c *Coordinator) ExpireOffsets(retention time.Duration) int {
 		n := 0
 		for tp, o := range g.offsets {
 			if groupExpired || o.CommitTime < cutoff {
-				delete(g.offsets, tp)
+				c.dropOffset(id, tp)
 				n++
 			}
 		}

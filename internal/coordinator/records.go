@@ -63,9 +63,7 @@ func (c *Coordinator) apply(h log.BatchHeader, r log.Record) error {
 		}
 		tp := topicPartition{k.Topic, k.Partition}
 		if r.Value == nil {
-			if g := c.groups[k.Group]; g != nil {
-				delete(g.offsets, tp)
-			}
+			c.dropOffset(k.Group, tp)
 			return nil
 		}
 		v := kmsg.NewOffsetCommitValue()
