@@ -25,7 +25,9 @@ func TestDeletedTopicLosesCommittedOffsets(t *testing.T) {
 			t.Fatalf("commit %s: %v %v", group, err, resp.Error())
 		}
 	}
-	at := func(topic string, p int32, o int64) kadm.Offset { return kadm.Offset{Topic: topic, Partition: p, At: o} }
+	at := func(topic string, p int32, o int64) kadm.Offset {
+		return kadm.Offset{Topic: topic, Partition: p, At: o}
+	}
 	commit("a", kadm.Offsets{"gone": {0: at("gone", 0, 42), 1: at("gone", 1, 7)}, "kept": {0: at("kept", 0, 5)}})
 	commit("b", kadm.Offsets{"gone": {1: at("gone", 1, 9)}})
 
