@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TestCompactedTopicKeepsLatestPerKey: the background cleaner compacts a
@@ -75,5 +79,97 @@ func TestCompactedTopicKeepsLatestPerKey(t *testing.T) {
 	}
 	if len(seen) != 9 || seen["k9"] {
 		t.Fatalf("keys after compaction: %v (k9's tombstone should be gone, k0-k8 present)", seen)
+	}
+}
+
+// TestDynamicCleanerConfigs: the cleaner's throttles are dynamic broker
+// configs, as in Kafka (LogCleaner.ReconfigurableConfigs): changed per
+// broker or cluster-wide with IncrementalAlterConfigs, described as
+// dynamic and writable, kept across a restart, validated like the
+// properties file, and a new log.cleaner.backoff.ms applies at once (here
+// the static one is an hour, so only the dynamic one can get the log
+// cleaned). Other cleaner properties stay static (INVALID_REQUEST).
+func TestDynamicCleanerConfigs(t *testing.T) {
+	tb := startBroker(t, t.TempDir(), map[string]string{"log.cleaner.backoff.ms": "3600000"})
+	tb.createTopic("dyn", 1, map[string]*string{
+		"cleanup.policy": ptr("compact"), "segment.bytes": ptr("1024"), "min.cleanable.dirty.ratio": ptr("0.01"),
+	})
+	prod := tb.client(kgo.DefaultProduceTopic("dyn"), kgo.ProducerLinger(0))
+	for i := 0; i < 60; i++ {
+		if err := prod.ProduceSync(ctxT(t), &kgo.Record{Key: []byte("same"), Value: make([]byte, 100)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adm := tb.admin()
+	alter := func(broker bool, name, value string) error {
+		t.Helper()
+		ac := []kadm.AlterConfig{{Op: kadm.SetConfig, Name: name, Value: ptr(value)}}
+		var resp kadm.AlterConfigsResponses
+		var err error
+		if broker {
+			resp, err = adm.AlterBrokerConfigs(ctxT(t), ac, 1)
+		} else {
+			resp, err = adm.AlterBrokerConfigsState(ctxT(t), ac)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp[0].Err
+	}
+	if err := alter(true, "log.cleaner.backoff.ms", "50"); err != nil {
+		t.Fatalf("set log.cleaner.backoff.ms: %v", err)
+	}
+	if err := alter(false, "log.cleaner.io.max.bytes.per.second", "1048576"); err != nil {
+		t.Fatalf("set log.cleaner.io.max.bytes.per.second: %v", err)
+	}
+	waitFor(t, "the cleaner, on its dynamic backoff, to compact the log", func() bool {
+		n := 0
+		for _, r := range tb.consumeAll("dyn") {
+			if string(r.Key) == "same" {
+				n++
+			}
+		}
+		return n < 60 // the active segment's records stay
+	})
+
+	if err := alter(true, "log.cleaner.dedupe.buffer.size", "1024"); !errors.Is(err, kerr.InvalidConfig) {
+		t.Errorf("dedupe buffer below 1 MiB: %v, want INVALID_CONFIG", err)
+	}
+	if err := alter(true, "log.cleaner.enable", "false"); !errors.Is(err, kerr.InvalidRequest) {
+		t.Errorf("log.cleaner.enable: %v, want INVALID_REQUEST (static)", err)
+	}
+
+	describe := func(tb *testBroker) map[string]kmsg.DescribeConfigsResponseResourceConfig {
+		t.Helper()
+		req := kmsg.NewPtrDescribeConfigsRequest()
+		rr := kmsg.NewDescribeConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeBroker, "1"
+		req.Resources = append(req.Resources, rr)
+		resp, err := req.RequestWith(ctxT(t), tb.client())
+		if err != nil || resp.Resources[0].ErrorCode != 0 {
+			t.Fatalf("describe broker: %v %+v", err, resp)
+		}
+		out := map[string]kmsg.DescribeConfigsResponseResourceConfig{}
+		for _, c := range resp.Resources[0].Configs {
+			out[c.Name] = c
+		}
+		return out
+	}
+	for _, b := range []*testBroker{tb, tb.restart(nil)} {
+		cs := describe(b)
+		for name, want := range map[string]string{
+			"log.cleaner.backoff.ms":              "50 DYNAMIC_BROKER_CONFIG",
+			"log.cleaner.io.max.bytes.per.second": "1048576 DYNAMIC_DEFAULT_BROKER_CONFIG",
+			"log.cleaner.dedupe.buffer.size":      "134217728 DEFAULT_CONFIG",
+		} {
+			c, ok := cs[name]
+			if !ok || c.Value == nil {
+				t.Errorf("%s: not described", name)
+				continue
+			}
+			if got := *c.Value + " " + c.Source.String(); got != want || c.ReadOnly {
+				t.Errorf("%s = %q (read-only %v), want %q, writable", name, got, c.ReadOnly, want)
+			}
+		}
 	}
 }

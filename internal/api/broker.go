@@ -49,6 +49,8 @@ type Broker struct {
 
 	dynMu   sync.RWMutex
 	dynamic map[string]dynValue // broker configs set at run time
+	// cleanerWake tells the cleaner loop that dynamic configs changed.
+	cleanerWake chan struct{}
 
 	stop     chan struct{}
 	bgDone   sync.WaitGroup
@@ -84,7 +86,7 @@ func Open(cfg config.Broker, logger *slog.Logger) (*Broker, error) {
 		return nil, err
 	}
 	b := &Broker{cfg: cfg, dir: dir, log: logger, lockFile: lock, topics: make(map[string]*topicState),
-		stop: make(chan struct{})}
+		stop: make(chan struct{}), cleanerWake: make(chan struct{}, 1)}
 	b.sessions = newFetchSessions(1000)
 	ok := false
 	defer func() {
@@ -243,16 +245,22 @@ func (b *Broker) cleanerLoop() {
 		<-b.stop
 		cancel()
 	}()
-	settings := partition.CleanerSettings{DedupeBufferBytes: b.cfg.LogCleanerDedupeBufferSize,
-		IOMaxBytesPerSecond: b.cfg.LogCleanerIOMaxBytesPerSec}
-	tick := time.NewTicker(b.cfg.LogCleanerBackoff)
+	settings, backoff := b.cleanerSettings()
+	tick := time.NewTicker(backoff)
 	defer tick.Stop()
 	for {
 		select {
 		case <-b.stop:
 			return
+		case <-b.cleanerWake: // dynamic configs changed: a new backoff starts now
+			if s, d := b.cleanerSettings(); d != backoff || s != settings {
+				settings, backoff = s, d
+				tick.Reset(backoff)
+			}
+			continue
 		case <-tick.C:
 		}
+		settings, _ = b.cleanerSettings()
 		for _, p := range b.allPartitions() {
 			stats, cleaned, err := p.MaybeClean(ctx, settings)
 			switch {

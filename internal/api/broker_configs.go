@@ -4,14 +4,18 @@ import (
 	"errors"
 	"maps"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-kafka/samsa/internal/config"
+	"github.com/samsa-kafka/samsa/internal/partition"
 )
 
 // Dynamic broker configs: the broker properties that are defaults of topic
-// configs (log.retention.ms, log.cleanup.policy, log.segment.bytes, ...) can
-// be changed at run time, cluster-wide (resource name "") or for this
+// configs (log.retention.ms, log.cleanup.policy, log.segment.bytes, ...) and
+// the log cleaner's throttles (cleanerConfigs) can be changed at run time, cluster-wide (resource name "") or for this
 // broker (its node ID), as Kafka allows; they are kept in the metadata log
 // and every partition picks them up at once. Other broker properties come
 // from the properties file only.
@@ -19,6 +23,63 @@ import (
 type dynValue struct {
 	value  string
 	source kmsg.ConfigSource
+}
+
+// cleanerConfigs are the broker properties of the log cleaner that can be
+// changed at run time, as Kafka's LogCleaner.ReconfigurableConfigs (of
+// those, the ones Samsa's cleaner has); the cleaner picks them up before
+// its next pass.
+var cleanerConfigs = map[string]kmsg.ConfigType{
+	"log.cleaner.backoff.ms":              kmsg.ConfigTypeLong,
+	"log.cleaner.dedupe.buffer.size":      kmsg.ConfigTypeLong,
+	"log.cleaner.io.max.bytes.per.second": kmsg.ConfigTypeDouble,
+}
+
+// validateBrokerConfig checks a dynamic broker property and returns its
+// value normalised: a topic config's default with the topic config's
+// rules, a cleaner property with the properties file's.
+func validateBrokerConfig(k, v string) (string, error) {
+	if tk, ok := topicKeyOf(k); ok {
+		norm, err := validateTopicConfig(tk, v)
+		if err != nil {
+			reason := err.Error()
+			if ae, ok := errors.AsType[*apiError](err); ok {
+				reason = ae.msg
+			}
+			return "", errorf(kerr.InvalidConfig, "broker config %s: %s", k, reason)
+		}
+		return norm, nil
+	}
+	if _, ok := cleanerConfigs[k]; ok {
+		if _, _, err := config.FromProperties(map[string]string{k: v}); err != nil {
+			return "", errorf(kerr.InvalidConfig, "%v", err)
+		}
+		return v, nil
+	}
+	return "", errorf(kerr.InvalidRequest, "broker config %s cannot be changed at run time; set it in the properties file", k)
+}
+
+// cleanerSettings are the cleaner's current settings: the dynamic values
+// over the properties file's.
+func (b *Broker) cleanerSettings() (partition.CleanerSettings, time.Duration) {
+	c := b.cfg
+	props := map[string]string{}
+	b.dynMu.RLock()
+	for k := range cleanerConfigs {
+		if v, ok := b.dynamic[k]; ok {
+			props[k] = v.value
+		}
+	}
+	b.dynMu.RUnlock()
+	if len(props) > 0 {
+		// Validated when set; a value that no longer parses keeps the file's.
+		if d, _, err := config.FromProperties(props); err == nil {
+			c.LogCleanerDedupeBufferSize, c.LogCleanerIOMaxBytesPerSec, c.LogCleanerBackoff =
+				d.LogCleanerDedupeBufferSize, d.LogCleanerIOMaxBytesPerSec, d.LogCleanerBackoff
+		}
+	}
+	return partition.CleanerSettings{DedupeBufferBytes: c.LogCleanerDedupeBufferSize,
+		IOMaxBytesPerSecond: c.LogCleanerIOMaxBytesPerSec}, c.LogCleanerBackoff
 }
 
 // topicKeyOf maps a dynamic broker property to its topic config.
@@ -58,17 +119,9 @@ func (b *Broker) brokerScope(name string) (string, error) {
 // reconfigures every partition.
 func (b *Broker) setBrokerConfigs(scope string, configs map[string]string, validateOnly bool) error {
 	for k, v := range configs {
-		tk, ok := topicKeyOf(k)
-		if !ok {
-			return errorf(kerr.InvalidRequest, "broker config %s cannot be changed at run time; set it in the properties file", k)
-		}
-		norm, err := validateTopicConfig(tk, v)
+		norm, err := validateBrokerConfig(k, v)
 		if err != nil {
-			reason := err.Error()
-			if ae, ok := errors.AsType[*apiError](err); ok {
-				reason = ae.msg
-			}
-			return errorf(kerr.InvalidConfig, "broker config %s: %s", k, reason)
+			return err
 		}
 		configs[k] = norm
 	}
@@ -80,6 +133,10 @@ func (b *Broker) setBrokerConfigs(scope string, configs map[string]string, valid
 	}
 	b.loadDynamicConfigs()
 	b.log.Info("altered broker configs", "scope", scope, "configs", configs)
+	select {
+	case b.cleanerWake <- struct{}{}:
+	default:
+	}
 	return b.reconfigurePartitions()
 }
 
@@ -117,11 +174,11 @@ func (b *Broker) incrementalBrokerConfigs(scope string, ops []kmsg.IncrementalAl
 	}
 	for _, c := range ops {
 		tk, ok := topicKeyOf(c.Name)
-		if !ok {
+		if _, cleaner := cleanerConfigs[c.Name]; !ok && !cleaner {
 			return nil, errorf(kerr.InvalidRequest, "broker config %s cannot be changed at run time; set it in the properties file", c.Name)
 		}
 		err := applyConfigOp(configs, c, func() (string, bool) {
-			if topicConfigs[tk].typ != kmsg.ConfigTypeList {
+			if !ok || topicConfigs[tk].typ != kmsg.ConfigTypeList {
 				return "", false
 			}
 			cur, ok := configs[c.Name]

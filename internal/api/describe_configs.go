@@ -227,6 +227,16 @@ func (b *Broker) describeBroker(docs bool) []kmsg.DescribeConfigsResponseResourc
 	}
 	for _, v := range values {
 		add(v.name, v.value, v.typ, "")
+		if _, ok := cleanerConfigs[v.name]; ok {
+			c := &out[len(out)-1]
+			c.ReadOnly = false // can be changed at run time (cluster-wide or per broker)
+			b.dynMu.RLock()
+			dv, set := b.dynamic[v.name]
+			b.dynMu.RUnlock()
+			if set {
+				c.Value, c.Source, c.IsDefault = &dv.value, dv.source, false
+			}
+		}
 	}
 	for _, def := range topicConfigs {
 		v, src := b.brokerDefault(def)
