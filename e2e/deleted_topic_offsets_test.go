@@ -33,14 +33,7 @@ func TestDeletedTopicLosesCommittedOffsets(t *testing.T) {
 
 	// An open transaction holding an offset of the topic for group c.
 	c := &txnConn{rawConn: dial(t, tb.addr)}
-	init := c.initPID(4, "tx", -1, -1)
-	if init.ErrorCode != 0 {
-		t.Fatalf("InitProducerId: %s", codeName(init.ErrorCode))
-	}
-	pid, epoch := init.ProducerID, init.ProducerEpoch
-	if code := c.addOffsets(3, "tx", pid, epoch, "c"); code != 0 {
-		t.Fatalf("AddOffsetsToTxn: %s", codeName(code))
-	}
+	pid, epoch := c.beginTxn("tx", "c")
 	for _, topic := range []string{"gone", "kept"} {
 		if code := c.txnOffsetCommit("tx", pid, epoch, "c", topic); code != 0 {
 			t.Fatalf("TxnOffsetCommit of %s: %s", topic, codeName(code))

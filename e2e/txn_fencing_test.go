@@ -100,6 +100,21 @@ func (c *txnConn) produceTxn(txnID string, pid int64, epoch int16, topic string)
 	return resp.Topics[0].Partitions[0].ErrorCode
 }
 
+// beginTxn initialises a transactional producer and adds the group's
+// offsets partition to its transaction (AddOffsetsToTxn), failing the test
+// on any error; it returns the producer ID and epoch.
+func (c *txnConn) beginTxn(txnID, group string) (int64, int16) {
+	c.t.Helper()
+	init := c.initPID(4, txnID, -1, -1)
+	if init.ErrorCode != 0 {
+		c.t.Fatalf("InitProducerId: %s", codeName(init.ErrorCode))
+	}
+	if code := c.addOffsets(3, txnID, init.ProducerID, init.ProducerEpoch, group); code != 0 {
+		c.t.Fatalf("AddOffsetsToTxn: %s", codeName(code))
+	}
+	return init.ProducerID, init.ProducerEpoch
+}
+
 func codeName(code int16) string {
 	if err := kerr.ErrorForCode(code); err != nil {
 		return err.Error()
@@ -159,16 +174,9 @@ func TestTxnVerificationEpochs(t *testing.T) {
 	tb := startBroker(t, t.TempDir(), nil)
 	tb.createTopic("verify", 1, nil)
 	c := &txnConn{rawConn: dial(t, tb.addr)}
-	init := c.initPID(4, "vz", -1, -1)
-	if init.ErrorCode != 0 {
-		t.Fatalf("InitProducerId: %s", codeName(init.ErrorCode))
-	}
-	pid, epoch := init.ProducerID, init.ProducerEpoch
+	pid, epoch := c.beginTxn("vz", "vg")
 	if code := c.addPartition(3, "vz", pid, epoch, "verify"); code != 0 {
 		t.Fatalf("AddPartitionsToTxn: %s", codeName(code))
-	}
-	if code := c.addOffsets(3, "vz", pid, epoch, "vg"); code != 0 {
-		t.Fatalf("AddOffsetsToTxn: %s", codeName(code))
 	}
 
 	if got := c.produceTxn("vz", pid, epoch+1, "verify"); got != kerr.InvalidProducerEpoch.Code {
