@@ -15,7 +15,8 @@ import (
 
 // Dynamic broker configs: the broker properties that are defaults of topic
 // configs (log.retention.ms, log.cleanup.policy, log.segment.bytes, ...) and
-// the log cleaner's throttles (cleanerConfigs) can be changed at run time, cluster-wide (resource name "") or for this
+// the log cleaner's throttles (cleanerConfigs) can be changed at run time,
+// cluster-wide (resource name "") or for this
 // broker (its node ID), as Kafka allows; they are kept in the metadata log
 // and every partition picks them up at once. Other broker properties come
 // from the properties file only.
@@ -29,10 +30,10 @@ type dynValue struct {
 // changed at run time, as Kafka's LogCleaner.ReconfigurableConfigs (of
 // those, the ones Samsa's cleaner has); the cleaner picks them up before
 // its next pass.
-var cleanerConfigs = map[string]kmsg.ConfigType{
-	"log.cleaner.backoff.ms":              kmsg.ConfigTypeLong,
-	"log.cleaner.dedupe.buffer.size":      kmsg.ConfigTypeLong,
-	"log.cleaner.io.max.bytes.per.second": kmsg.ConfigTypeDouble,
+var cleanerConfigs = map[string]bool{
+	"log.cleaner.backoff.ms":              true,
+	"log.cleaner.dedupe.buffer.size":      true,
+	"log.cleaner.io.max.bytes.per.second": true,
 }
 
 // validateBrokerConfig checks a dynamic broker property and returns its
@@ -50,7 +51,7 @@ func validateBrokerConfig(k, v string) (string, error) {
 		}
 		return norm, nil
 	}
-	if _, ok := cleanerConfigs[k]; ok {
+	if cleanerConfigs[k] {
 		if _, _, err := config.FromProperties(map[string]string{k: v}); err != nil {
 			return "", errorf(kerr.InvalidConfig, "%v", err)
 		}
@@ -174,7 +175,7 @@ func (b *Broker) incrementalBrokerConfigs(scope string, ops []kmsg.IncrementalAl
 	}
 	for _, c := range ops {
 		tk, ok := topicKeyOf(c.Name)
-		if _, cleaner := cleanerConfigs[c.Name]; !ok && !cleaner {
+		if !ok && !cleanerConfigs[c.Name] {
 			return nil, errorf(kerr.InvalidRequest, "broker config %s cannot be changed at run time; set it in the properties file", c.Name)
 		}
 		err := applyConfigOp(configs, c, func() (string, bool) {

@@ -227,7 +227,7 @@ func (b *Broker) describeBroker(docs bool) []kmsg.DescribeConfigsResponseResourc
 	}
 	for _, v := range values {
 		add(v.name, v.value, v.typ, "")
-		if _, ok := cleanerConfigs[v.name]; ok {
+		if cleanerConfigs[v.name] {
 			c := &out[len(out)-1]
 			c.ReadOnly = false // can be changed at run time (cluster-wide or per broker)
 			b.dynMu.RLock()
