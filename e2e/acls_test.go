@@ -100,4 +100,24 @@ func TestDescribeMissingGroup(t *testing.T) {
 			t.Errorf("v6: message %v", g.ErrorMessage)
 		}
 	}
+
+	// ConsumerGroupDescribe (KIP-848) answers GROUP_ID_NOT_FOUND both for
+	// a group that does not exist and for a classic one, with Kafka's
+	// messages; the Java admin client then falls back to DescribeGroups.
+	tb.createTopic("t", 1, nil)
+	if err := adm.CommitAllOffsets(ctxT(t), "classic", kadm.Offsets{"t": {0: {Topic: "t", Partition: 0, At: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = []string{"nobody", "classic"}
+	resp, err := req.RequestWith(ctxT(t), tb.client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"nobody": "Group nobody not found.", "classic": "Group classic is not a consumer group."}
+	for _, g := range resp.Groups {
+		if g.ErrorCode != kerr.GroupIDNotFound.Code || g.ErrorMessage == nil || *g.ErrorMessage != want[g.Group] {
+			t.Errorf("ConsumerGroupDescribe %s: error %d %v, want GROUP_ID_NOT_FOUND %q", g.Group, g.ErrorCode, g.ErrorMessage, want[g.Group])
+		}
+	}
 }

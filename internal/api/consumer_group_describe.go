@@ -30,7 +30,7 @@ func (b *Broker) handleConsumerGroupDescribe(req *kmsg.ConsumerGroupDescribeRequ
 		g := kmsg.NewConsumerGroupDescribeResponseGroup()
 		g.Group = id
 		if d.Err != nil {
-			g.ErrorCode = d.Err.Code
+			g.ErrorCode, g.ErrorMessage = d.Err.Code, optString(d.ErrMessage)
 			resp.Groups = append(resp.Groups, g)
 			continue
 		}

@@ -603,6 +603,7 @@ type ConsumerMemberDescription struct {
 // ConsumerGroupDescription is a group as ConsumerGroupDescribe shows it.
 type ConsumerGroupDescription struct {
 	Err             *kerr.Error
+	ErrMessage      string // with Err, Kafka's message for it
 	State           string
 	Epoch           int32
 	AssignmentEpoch int32
@@ -618,8 +619,13 @@ func (c *Coordinator) DescribeConsumerGroup(group string) ConsumerGroupDescripti
 		return ConsumerGroupDescription{Err: kerr.CoordinatorLoadInProgress}
 	}
 	g := c.groups[group]
-	if g == nil || g.consumer == nil {
-		return ConsumerGroupDescription{Err: kerr.GroupIDNotFound}
+	switch {
+	case g == nil:
+		return ConsumerGroupDescription{Err: kerr.GroupIDNotFound, ErrMessage: "Group " + group + " not found."}
+	case g.consumer == nil:
+		// A classic group: the Java admin client then describes it with
+		// DescribeGroups.
+		return ConsumerGroupDescription{Err: kerr.GroupIDNotFound, ErrMessage: "Group " + group + " is not a consumer group."}
 	}
 	cs := g.consumer
 	d := ConsumerGroupDescription{State: string(g.state), Epoch: cs.epoch, AssignmentEpoch: cs.assignmentEpoch, Assignor: cs.assignor}
