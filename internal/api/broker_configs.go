@@ -63,7 +63,7 @@ func validateBrokerConfig(k, v string) (string, error) {
 // cleanerSettings are the cleaner's current settings: the dynamic values
 // over the properties file's.
 func (b *Broker) cleanerSettings() (partition.CleanerSettings, time.Duration) {
-	c := b.cfg
+	dedupe, ioMax, backoff := b.cfg.LogCleanerDedupeBufferSize, b.cfg.LogCleanerIOMaxBytesPerSec, b.cfg.LogCleanerBackoff
 	props := map[string]string{}
 	b.dynMu.RLock()
 	for k := range cleanerConfigs {
@@ -74,13 +74,20 @@ func (b *Broker) cleanerSettings() (partition.CleanerSettings, time.Duration) {
 	b.dynMu.RUnlock()
 	if len(props) > 0 {
 		// Validated when set; a value that no longer parses keeps the file's.
+		// Only the properties set at run time replace the file's.
 		if d, _, err := config.FromProperties(props); err == nil {
-			c.LogCleanerDedupeBufferSize, c.LogCleanerIOMaxBytesPerSec, c.LogCleanerBackoff =
-				d.LogCleanerDedupeBufferSize, d.LogCleanerIOMaxBytesPerSec, d.LogCleanerBackoff
+			if _, ok := props["log.cleaner.dedupe.buffer.size"]; ok {
+				dedupe = d.LogCleanerDedupeBufferSize
+			}
+			if _, ok := props["log.cleaner.io.max.bytes.per.second"]; ok {
+				ioMax = d.LogCleanerIOMaxBytesPerSec
+			}
+			if _, ok := props["log.cleaner.backoff.ms"]; ok {
+				backoff = d.LogCleanerBackoff
+			}
 		}
 	}
-	return partition.CleanerSettings{DedupeBufferBytes: c.LogCleanerDedupeBufferSize,
-		IOMaxBytesPerSecond: c.LogCleanerIOMaxBytesPerSec}, c.LogCleanerBackoff
+	return partition.CleanerSettings{DedupeBufferBytes: dedupe, IOMaxBytesPerSecond: ioMax}, backoff
 }
 
 // topicKeyOf maps a dynamic broker property to its topic config.

@@ -3,6 +3,7 @@ package api
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -65,5 +66,27 @@ func TestDescribeBrokerConfigsScope(t *testing.T) {
 		if len(r.Configs) != wantConfigs {
 			t.Fatalf("broker %q: got %d configs, want %d", tc.name, len(r.Configs), wantConfigs)
 		}
+	}
+}
+
+// TestCleanerSettingsLayers: a cleaner property set at run time replaces
+// the properties file's, and only that one: the others keep the file's
+// values, not the built-in defaults.
+func TestCleanerSettingsLayers(t *testing.T) {
+	b := openTestBroker(t, map[string]string{
+		"log.cleaner.backoff.ms":              "1000",
+		"log.cleaner.dedupe.buffer.size":      "2097152",
+		"log.cleaner.io.max.bytes.per.second": "5000000",
+	})
+	s, backoff := b.cleanerSettings()
+	if backoff != time.Second || s.DedupeBufferBytes != 2<<20 || s.IOMaxBytesPerSecond != 5e6 {
+		t.Fatalf("from the file: %+v, backoff %v", s, backoff)
+	}
+	if err := b.setBrokerConfigs("", map[string]string{"log.cleaner.backoff.ms": "50"}, false); err != nil {
+		t.Fatal(err)
+	}
+	s, backoff = b.cleanerSettings()
+	if backoff != 50*time.Millisecond || s.DedupeBufferBytes != 2<<20 || s.IOMaxBytesPerSecond != 5e6 {
+		t.Fatalf("after setting the backoff: %+v, backoff %v; the other two should keep the file's values", s, backoff)
 	}
 }
