@@ -237,8 +237,15 @@ func batch(pid int64, epoch int16, seq int32, n int, magic int8) []byte {
 
 func (c *rawConn) produce(topic string, records []byte, corr int32) kmsg.ProduceResponseTopicPartition {
 	c.t.Helper()
+	return c.produceAs(nil, topic, records, corr)
+}
+
+// produceAs is produce for a transactional producer (txnID non-nil).
+func (c *rawConn) produceAs(txnID *string, topic string, records []byte, corr int32) kmsg.ProduceResponseTopicPartition {
+	c.t.Helper()
 	req := kmsg.NewPtrProduceRequest()
 	req.Version = 9
+	req.TransactionID = txnID
 	req.Acks, req.TimeoutMillis = -1, 5000
 	rt := kmsg.NewProduceRequestTopic()
 	rt.Topic = topic

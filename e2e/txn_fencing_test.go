@@ -82,22 +82,12 @@ func (c *txnConn) txnOffsetCommit(txnID string, pid int64, epoch int16, group, t
 }
 
 func (c *txnConn) produceTxn(txnID string, pid int64, epoch int16, topic string) int16 {
+	c.t.Helper()
 	b := batch(pid, epoch, 0, 1, 2)
 	binary.BigEndian.PutUint16(b[21:], 0x10) // transactional
 	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
-	req := kmsg.NewPtrProduceRequest()
-	req.SetVersion(9)
-	req.TransactionID = kmsg.StringPtr(txnID)
-	req.Acks, req.TimeoutMillis = -1, 5000
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Records = b
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp := kmsg.NewPtrProduceResponse()
-	c.roundTrip(req, resp)
-	return resp.Topics[0].Partitions[0].ErrorCode
+	c.corr++
+	return c.produceAs(kmsg.StringPtr(txnID), topic, b, c.corr).ErrorCode
 }
 
 // beginTxn initialises a transactional producer and adds the group's
