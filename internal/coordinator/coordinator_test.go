@@ -566,3 +566,37 @@ func TestStaticRejoinKeepsStableGroup(t *testing.T) {
 	default:
 	}
 }
+
+// TestTopicDeletedBeforeLoad: a topic deleted while the coordinator is still
+// to replay __consumer_offsets loses its offsets once the replay is done,
+// and the tombstones make the next replay agree.
+func TestTopicDeletedBeforeLoad(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1000, 0)}
+	l := &memLog{}
+	c := testCoordinator(t, l, clock, nil)
+	err, durable := c.Commit(CommitRequest{Group: "g", Generation: -1, Version: 8,
+		Offsets: map[string]map[int32]Offset{"gone": {0: {Offset: 7}}, "kept": {0: {Offset: 9}}}})
+	if err != nil || durable() != nil {
+		t.Fatalf("commit: %v", err)
+	}
+
+	fresh := New(Config{NumPartitions: 5, MinSessionTimeout: time.Second, MaxSessionTimeout: time.Hour, MaxGroupSize: 100},
+		l, nil, clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(fresh.Close)
+	fresh.TopicDeleted("gone") // before Load
+	if err := fresh.Load(); err != nil {
+		t.Fatal(err)
+	}
+	for _, co := range []*Coordinator{fresh, testCoordinator(t, l, clock, nil)} {
+		got, err := co.Fetch("g", map[string][]int32{"gone": {0}, "kept": {0}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range got {
+			want := map[string]int64{"gone": -1, "kept": 9}[o.Topic]
+			if o.Offset.Offset != want {
+				t.Errorf("%s-0: offset %d, want %d", o.Topic, o.Offset.Offset, want)
+			}
+		}
+	}
+}
