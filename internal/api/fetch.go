@@ -43,7 +43,8 @@ func (b *Broker) handleFetch(ctx context.Context, rc *server.RequestContext, req
 		results: make([]partResult, 0, len(plan.parts))}
 	got := f.read()
 	deadline := start.Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
-	if got >= int(req.MinBytes) || f.failed || !time.Now().Before(deadline) {
+	// Nothing to wait for with no partitions: Kafka answers at once.
+	if got >= int(req.MinBytes) || f.failed || len(plan.parts) == 0 || !time.Now().Before(deadline) {
 		return rc.Ready(f.reply())
 	}
 	// Register, then read again: an append between the first read and the
@@ -122,10 +123,18 @@ func (f *fetchOp) read() int {
 		r.resp.HighWatermark, r.resp.LastStableOffset, r.resp.LogStartOffset = -1, -1, -1
 		var err error
 		if f.req.Version >= 13 {
-			if name, ok := f.b.topicNameByID(fp.id); ok {
+			name, ok := f.b.topicNameByID(fp.id)
+			switch {
+			case ok:
 				r.name = name
-			} else {
+			case fp.name == "":
 				err = kerr.UnknownTopicID
+			default: // deleted since the partition joined the request or session
+				r.name = fp.name
+				err = kerr.UnknownTopicOrPartition
+				if _, exists := f.b.meta.TopicID(fp.name); exists {
+					err = kerr.InconsistentTopicID // created again
+				}
 			}
 		} else if id, ok := f.b.meta.TopicID(fp.topic); ok {
 			r.id = id
@@ -137,7 +146,13 @@ func (f *fetchOp) read() int {
 			err = f.readPartition(&r, max(limit, 0), total == 0)
 		}
 		if err != nil {
+			// As Kafka's ReplicaManager (createLogReadResult of the
+			// error): a failed partition carries no offsets and no aborted
+			// transactions; in a session that also makes it news again
+			// once the error is gone.
 			r.resp.ErrorCode, _ = codeOf(err)
+			r.resp.HighWatermark, r.resp.LastStableOffset, r.resp.LogStartOffset = -1, -1, -1
+			r.resp.AbortedTransactions = nil
 			f.failed = true
 		}
 		total += int(r.rr.Size)

@@ -30,6 +30,11 @@ type fetchKey struct {
 // fetchPartition is one partition of a fetch (or of a session).
 type fetchPartition struct {
 	fetchKey
+	// name is, from v13, the topic's name when the partition entered the
+	// request or session (Kafka's session caches it too): a topic deleted
+	// since is then UNKNOWN_TOPIC_OR_PARTITION, or INCONSISTENT_TOPIC_ID
+	// once created again under that name, rather than an unknown ID.
+	name               string
 	fetchOffset        int64
 	maxBytes           int32
 	currentLeaderEpoch int32
@@ -51,6 +56,9 @@ type fetchSessions struct {
 	mu   sync.Mutex
 	byID map[int32]*fetchSession
 	max  int
+	// names resolves a topic ID to its name (from v13), nil in tests that
+	// need none.
+	names func(id [16]byte) (string, bool)
 }
 
 func newFetchSessions(max int) *fetchSessions {
@@ -71,7 +79,7 @@ type fetchPlan struct {
 	incremental bool          // respond with changed partitions only
 }
 
-func requestPartitions(req *kmsg.FetchRequest) []*fetchPartition {
+func (s *fetchSessions) requestPartitions(req *kmsg.FetchRequest) []*fetchPartition {
 	n := 0
 	for _, rt := range req.Topics {
 		n += len(rt.Partitions)
@@ -88,6 +96,9 @@ func requestPartitions(req *kmsg.FetchRequest) []*fetchPartition {
 			}
 			if req.Version >= 13 {
 				fp.id = rt.TopicID
+				if s.names != nil {
+					fp.name, _ = s.names(rt.TopicID)
+				}
 			} else {
 				fp.topic = rt.Topic
 			}
@@ -101,19 +112,19 @@ func requestPartitions(req *kmsg.FetchRequest) []*fetchPartition {
 // top-level error (the response then carries no partitions).
 func (s *fetchSessions) plan(req *kmsg.FetchRequest, now time.Time) (fetchPlan, int16) {
 	if req.Version < 7 {
-		return fetchPlan{parts: requestPartitions(req)}, 0
+		return fetchPlan{parts: s.requestPartitions(req)}, 0
 	}
 	switch {
 	case req.SessionEpoch == finalEpoch:
 		if req.SessionID != 0 {
 			s.remove(req.SessionID)
 		}
-		return fetchPlan{parts: requestPartitions(req)}, 0
+		return fetchPlan{parts: s.requestPartitions(req)}, 0
 	case req.SessionEpoch == initialEpoch:
 		if req.SessionID != 0 {
 			s.remove(req.SessionID)
 		}
-		parts := requestPartitions(req)
+		parts := s.requestPartitions(req)
 		sess := s.create(parts, now)
 		if sess == nil { // cache full of recently used sessions: serve sessionless
 			return fetchPlan{parts: parts}, 0
@@ -133,7 +144,7 @@ func (s *fetchSessions) plan(req *kmsg.FetchRequest, now time.Time) (fetchPlan, 
 	}
 	sess.epoch = nextEpoch(sess.epoch)
 	sess.lastUsed = now
-	for _, fp := range requestPartitions(req) {
+	for _, fp := range s.requestPartitions(req) {
 		if have := sess.byKey[fp.fetchKey]; have != nil {
 			have.fetchOffset, have.maxBytes, have.currentLeaderEpoch = fp.fetchOffset, fp.maxBytes, fp.currentLeaderEpoch
 			continue
@@ -159,6 +170,12 @@ func (s *fetchSessions) plan(req *kmsg.FetchRequest, now time.Time) (fetchPlan, 
 		}
 	}
 	sess.parts = kept
+	if len(kept) == 0 {
+		// Emptied by ForgottenTopics: Kafka closes the session and answers
+		// sessionless (session ID 0), so the client starts a new one.
+		s.remove(sess.id)
+		return fetchPlan{}, 0
+	}
 	return fetchPlan{parts: snapshotParts(kept), session: sess, incremental: true}, 0
 }
 
@@ -209,29 +226,6 @@ func (s *fetchSessions) remove(id int32) {
 	s.mu.Lock()
 	delete(s.byID, id)
 	s.mu.Unlock()
-}
-
-// forgetTopic drops a deleted topic from every session.
-func (s *fetchSessions) forgetTopic(id [16]byte) {
-	s.mu.Lock()
-	sessions := make([]*fetchSession, 0, len(s.byID))
-	for _, x := range s.byID {
-		sessions = append(sessions, x)
-	}
-	s.mu.Unlock()
-	for _, sess := range sessions {
-		sess.mu.Lock()
-		kept := sess.parts[:0]
-		for _, fp := range sess.parts {
-			if fp.id == id && id != [16]byte{} {
-				delete(sess.byKey, fp.fetchKey)
-				continue
-			}
-			kept = append(kept, fp)
-		}
-		sess.parts = kept
-		sess.mu.Unlock()
-	}
 }
 
 // sent records what an incremental session told the client and moves

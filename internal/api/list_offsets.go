@@ -14,23 +14,60 @@ const (
 	latestTieredTimestamp  = -5 // KIP-1005: nothing is tiered
 )
 
+// minVersionOf is the first ListOffsets version that may ask for a special
+// timestamp (Kafka's ReplicaManager.timestampMinSupportedVersion); any
+// other negative timestamp is UNSUPPORTED_VERSION at every version.
+var minVersionOf = map[int64]int16{
+	latestTimestamp:        1,
+	earliestTimestamp:      1,
+	maxTimestamp:           7,
+	earliestLocalTimestamp: 8,
+	latestTieredTimestamp:  9,
+}
+
 func (b *Broker) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	// A partition named twice is INVALID_REQUEST, answered once, as Kafka
+	// (which keys its answers by partition) does.
+	count := map[string]map[int32]int{}
+	for _, rt := range req.Topics {
+		if count[rt.Topic] == nil {
+			count[rt.Topic] = map[int32]int{}
+		}
+		for _, rp := range rt.Partitions {
+			count[rt.Topic][rp.Partition]++
+		}
+	}
 	for _, rt := range req.Topics {
 		st := kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
 		for _, rp := range rt.Partitions {
-			st.Partitions = append(st.Partitions, b.listOffset(rt.Topic, rp, req.IsolationLevel == 1))
+			switch n := count[rt.Topic][rp.Partition]; {
+			case n < 0:
+				continue // already answered
+			case n > 1:
+				count[rt.Topic][rp.Partition] = -1
+				sp := kmsg.NewListOffsetsResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, kerr.InvalidRequest.Code
+				sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
+			st.Partitions = append(st.Partitions, b.listOffset(rt.Topic, rp, req.Version, req.IsolationLevel == 1))
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp
 }
 
-func (b *Broker) listOffset(topic string, rp kmsg.ListOffsetsRequestTopicPartition, readCommitted bool) kmsg.ListOffsetsResponseTopicPartition {
+func (b *Broker) listOffset(topic string, rp kmsg.ListOffsetsRequestTopicPartition, version int16, readCommitted bool) kmsg.ListOffsetsResponseTopicPartition {
 	sp := kmsg.NewListOffsetsResponseTopicPartition()
 	sp.Partition = rp.Partition
 	sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
+	if since, special := minVersionOf[rp.Timestamp]; rp.Timestamp < 0 && (!special || version < since) {
+		sp.ErrorCode = kerr.UnsupportedVersion.Code
+		return sp
+	}
 	p, _ := b.partition(topic, rp.Partition)
 	if p == nil {
 		sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
@@ -55,24 +92,27 @@ func (b *Broker) listOffset(topic string, rp kmsg.ListOffsetsRequestTopicPartiti
 		sp.Offset, sp.LeaderEpoch = p.LogStartOffset(), epoch
 	case latestTieredTimestamp:
 		// Nothing is tiered: Kafka answers offset -1 here.
-	case maxTimestamp:
-		ts, off, ok, err := p.Log().MaxTimestamp()
-		if err != nil {
-			b.log.Error("ListOffsets max timestamp", "topic", topic, "partition", rp.Partition, "err", err)
-			sp.ErrorCode = kerr.KafkaStorageError.Code
-		} else if ok {
-			sp.Timestamp, sp.Offset, sp.LeaderEpoch = ts, off, epoch
+	default: // max timestamp, or a timestamp
+		var off, ts int64
+		var ok bool
+		var err error
+		if rp.Timestamp == maxTimestamp {
+			ts, off, ok, err = p.Log().MaxTimestamp()
+		} else {
+			off, ts, ok, err = p.Log().OffsetForTimestamp(rp.Timestamp)
 		}
-	default:
-		if rp.Timestamp < 0 {
-			sp.ErrorCode = kerr.InvalidRequest.Code
-			return sp
+		// As Kafka's ReplicaManager.fetchOffset: an offset a consumer of
+		// this isolation level cannot read yet (at or past the last stable
+		// offset for read_committed) is no answer.
+		limit := p.HighWatermark()
+		if readCommitted {
+			limit = p.LastStableOffset()
 		}
-		off, ts, ok, err := p.Log().OffsetForTimestamp(rp.Timestamp)
-		if err != nil {
-			b.log.Error("ListOffsets by timestamp", "topic", topic, "partition", rp.Partition, "err", err)
+		switch {
+		case err != nil:
+			b.log.Error("ListOffsets by timestamp", "topic", topic, "partition", rp.Partition, "timestamp", rp.Timestamp, "err", err)
 			sp.ErrorCode = kerr.KafkaStorageError.Code
-		} else if ok {
+		case ok && off < limit:
 			sp.Timestamp, sp.Offset, sp.LeaderEpoch = ts, off, epoch
 		}
 	}

@@ -25,8 +25,10 @@ func (b *Broker) handleOffsetForLeaderEpoch(req *kmsg.OffsetForLeaderEpochReques
 				sp.ErrorCode = kerr.UnknownLeaderEpoch.Code
 			case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < p.LeaderEpoch():
 				sp.ErrorCode = kerr.FencedLeaderEpoch.Code
-			case rp.LeaderEpoch > p.LeaderEpoch():
-				// Unknown future epoch: Kafka answers UNDEFINED epoch/offset.
+			case rp.LeaderEpoch > p.LeaderEpoch(), rp.LeaderEpoch == -1:
+				// An unknown future epoch, or UNDEFINED_EPOCH itself: Kafka
+				// (LeaderEpochFileCache.endOffsetFor) answers UNDEFINED
+				// epoch and offset.
 			default:
 				sp.LeaderEpoch = p.LeaderEpoch()
 				sp.EndOffset = p.HighWatermark()

@@ -173,7 +173,6 @@ func (b *Broker) deleteTopic(name string) error {
 				b.log.Error("deleting partition data", "topic", name, "partition", p.Index, "err", err)
 			}
 		}
-		b.sessions.forgetTopic(ts.meta.ID)
 	})
 	if errors.Is(err, metadata.ErrUnknownTopic) {
 		return errorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
