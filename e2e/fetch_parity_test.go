@@ -131,6 +131,18 @@ func TestFetchParity(t *testing.T) {
 	}
 	id1, id2 := tb.topicIDOf("f1"), tb.topicIDOf("f2")
 
+	// MaxBytes 0 is a limit: only the first batch (KIP-74), of the first
+	// partition; Kafka's fetchMaxBytes is min(MaxBytes, fetch.max.bytes).
+	f2 := c.produceAs(nil, "f2", batch(-1, -1, -1, 3, 2), 2)
+	if f2.ErrorCode != 0 {
+		t.Fatalf("produce: %s", codeName(f2.ErrorCode))
+	}
+	zero := fetchRequest(16, 0, -1, map[[16]byte]int64{id2: 0})
+	zero.MaxBytes = 0
+	if recs := c.fetch(zero).Topics[0].Partitions[0].RecordBatches; len(recs) == 0 || len(recs) >= 2*len(batch(-1, -1, -1, 3, 2)) {
+		t.Errorf("MaxBytes 0: %d bytes of records, want exactly the first batch", len(recs))
+	}
+
 	oor := c.fetch(fetchRequest(16, 0, -1, map[[16]byte]int64{id1: 99})).Topics[0].Partitions[0]
 	if oor.ErrorCode != kerr.OffsetOutOfRange.Code || oor.HighWatermark != -1 || oor.LastStableOffset != -1 || oor.LogStartOffset != -1 {
 		t.Errorf("out of range: error %d hw %d lso %d log start %d, want OFFSET_OUT_OF_RANGE and -1s",

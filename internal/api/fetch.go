@@ -34,8 +34,10 @@ func (b *Broker) handleFetch(ctx context.Context, rc *server.RequestContext, req
 		resp.ErrorCode = code
 		return now(rc, resp)
 	}
+	// MaxBytes arrived in v3; 0 is a real limit there (Kafka then returns
+	// only the first batch, KIP-74); a negative one is taken as unset.
 	maxBytes := req.MaxBytes
-	if req.Version < 3 || maxBytes <= 0 {
+	if req.Version < 3 || maxBytes < 0 {
 		maxBytes = b.cfg.FetchMaxBytes
 	}
 	maxBytes = min(maxBytes, b.cfg.FetchMaxBytes)
