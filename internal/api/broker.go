@@ -87,8 +87,7 @@ func Open(cfg config.Broker, logger *slog.Logger) (*Broker, error) {
 	}
 	b := &Broker{cfg: cfg, dir: dir, log: logger, lockFile: lock, topics: make(map[string]*topicState),
 		stop: make(chan struct{}), cleanerWake: make(chan struct{}, 1)}
-	b.sessions = newFetchSessions(1000)
-	b.sessions.names = b.topicNameByID
+	b.sessions = newFetchSessions(1000, b.topicNameByID)
 	ok := false
 	defer func() {
 		if !ok {

@@ -125,18 +125,11 @@ func (f *fetchOp) read() int {
 		r.resp.HighWatermark, r.resp.LastStableOffset, r.resp.LogStartOffset = -1, -1, -1
 		var err error
 		if f.req.Version >= 13 {
-			name, ok := f.b.topicNameByID(fp.id)
-			switch {
-			case ok:
-				r.name = name
-			case fp.name == "":
+			// The name was resolved when the partition joined the request
+			// or session (plan); readPartition checks it still has this ID.
+			r.name = fp.name
+			if fp.name == "" {
 				err = kerr.UnknownTopicID
-			default: // deleted since the partition joined the request or session
-				r.name = fp.name
-				err = kerr.UnknownTopicOrPartition
-				if _, exists := f.b.meta.TopicID(fp.name); exists {
-					err = kerr.InconsistentTopicID // created again
-				}
 			}
 		} else if id, ok := f.b.meta.TopicID(fp.topic); ok {
 			r.id = id
@@ -165,11 +158,13 @@ func (f *fetchOp) read() int {
 
 func (f *fetchOp) readPartition(r *partResult, limit int, minOne bool) error {
 	p, ts := f.b.partition(r.name, r.fp.partition)
+	if f.req.Version >= 13 && ts != nil && ts.meta.ID != r.fp.id {
+		// The topic was deleted and created again since the partition
+		// joined the session (Kafka's session caches the name too).
+		return kerr.InconsistentTopicID
+	}
 	if p == nil {
-		if ts == nil && f.req.Version >= 13 {
-			return kerr.UnknownTopicID
-		}
-		return kerr.UnknownTopicOrPartition
+		return kerr.UnknownTopicOrPartition // also a topic deleted since
 	}
 	epoch := p.LeaderEpoch()
 	switch {

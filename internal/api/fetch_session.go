@@ -31,9 +31,10 @@ type fetchKey struct {
 type fetchPartition struct {
 	fetchKey
 	// name is, from v13, the topic's name when the partition entered the
-	// request or session (Kafka's session caches it too): a topic deleted
-	// since is then UNKNOWN_TOPIC_OR_PARTITION, or INCONSISTENT_TOPIC_ID
-	// once created again under that name, rather than an unknown ID.
+	// request or session ("" for an unknown ID), the one reads use, as
+	// Kafka's session caches it: a topic deleted since is then
+	// UNKNOWN_TOPIC_OR_PARTITION, or INCONSISTENT_TOPIC_ID once created
+	// again under that name.
 	name               string
 	fetchOffset        int64
 	maxBytes           int32
@@ -56,13 +57,12 @@ type fetchSessions struct {
 	mu   sync.Mutex
 	byID map[int32]*fetchSession
 	max  int
-	// names resolves a topic ID to its name (from v13), nil in tests that
-	// need none.
+	// names resolves a topic ID to its name (from v13).
 	names func(id [16]byte) (string, bool)
 }
 
-func newFetchSessions(max int) *fetchSessions {
-	return &fetchSessions{byID: make(map[int32]*fetchSession), max: max}
+func newFetchSessions(max int, names func(id [16]byte) (string, bool)) *fetchSessions {
+	return &fetchSessions{byID: make(map[int32]*fetchSession), max: max, names: names}
 }
 
 func nextEpoch(e int32) int32 {
@@ -96,9 +96,7 @@ func (s *fetchSessions) requestPartitions(req *kmsg.FetchRequest) []*fetchPartit
 			}
 			if req.Version >= 13 {
 				fp.id = rt.TopicID
-				if s.names != nil {
-					fp.name, _ = s.names(rt.TopicID)
-				}
+				fp.name, _ = s.names(rt.TopicID)
 			} else {
 				fp.topic = rt.Topic
 			}
