@@ -150,7 +150,7 @@ func (l brokerConfigLayers) topicSynonyms(k string, def topicConfigDef, explicit
 // log.flush.interval.ms are null (the hours properties and Long.MAX_VALUE
 // stand in), so they have none here either.
 func builtinBrokerDefault(name string, def topicConfigDef) (string, bool) {
-	d := config.Defaults()
+	d := &builtinDefaults
 	switch name {
 	case "log.retention.ms", "log.retention.minutes", "log.roll.ms", "log.roll.jitter.ms", "log.flush.interval.ms":
 		return "", false
@@ -161,10 +161,13 @@ func builtinBrokerDefault(name string, def topicConfigDef) (string, bool) {
 	case "log.roll.jitter.hours":
 		return i64(d.LogRollJitterMs / 3_600_000), true
 	case def.broker:
-		return def.brokerV(d), true
+		return def.brokerV(*d), true
 	}
 	return "", false
 }
+
+// builtinDefaults are the broker's built-in settings (config.Defaults).
+var builtinDefaults = config.Defaults()
 
 func (b *Broker) describeBroker(docs bool) []kmsg.DescribeConfigsResponseResourceConfig {
 	cfg := b.cfg

@@ -1,7 +1,8 @@
 package api
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -67,12 +68,7 @@ var groupConfigCheckOrder = []string{groupHeartbeatInterval, groupSessionTimeout
 // above the heartbeat interval (taking the broker's value for the one the
 // group does not set). Every error is INVALID_CONFIG.
 func (b *Broker) validateGroupConfigs(configs map[string]string) error {
-	names := make([]string, 0, len(configs))
-	for k := range configs {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(configs)) {
 		if _, ok := groupConfigs[k]; !ok {
 			return errorf(kerr.InvalidConfig, "Unknown group config name: %s%s", k, unsupportedGroupKind(k))
 		}
@@ -130,11 +126,9 @@ func unsupportedGroupKind(name string) string {
 }
 
 // setGroupConfigs validates and stores a group's complete config set; the
-// next heartbeat of the group's members uses it.
+// next heartbeat of the group's members uses it. alterResource has refused
+// the empty (default) group.
 func (b *Broker) setGroupConfigs(group string, configs map[string]string, validateOnly bool) error {
-	if group == "" {
-		return errorf(kerr.InvalidRequest, "Default group resources are not allowed.")
-	}
 	if err := b.validateGroupConfigs(configs); err != nil {
 		return err
 	}
@@ -184,13 +178,8 @@ func (b *Broker) describeGroup(group string, synonyms, docs bool) ([]kmsg.Descri
 		return nil, errorf(kerr.InvalidRequest, "Group name must not be empty")
 	}
 	set := b.meta.GroupConfigs(group)
-	names := make([]string, 0, len(groupConfigs))
-	for k := range groupConfigs {
-		names = append(names, k)
-	}
-	sort.Strings(names)
 	var out []kmsg.DescribeConfigsResponseResourceConfig
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(groupConfigs)) {
 		def := groupConfigs[k]
 		bv, bsrc := b.groupDefault(def)
 		v, src := bv, bsrc

@@ -29,24 +29,25 @@ func (b *Broker) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
 	// A partition named twice is INVALID_REQUEST, answered once, as Kafka
 	// (which keys its answers by partition) does.
-	count := map[string]map[int32]int{}
+	type tp struct {
+		topic     string
+		partition int32
+	}
+	count := map[tp]int{}
 	for _, rt := range req.Topics {
-		if count[rt.Topic] == nil {
-			count[rt.Topic] = map[int32]int{}
-		}
 		for _, rp := range rt.Partitions {
-			count[rt.Topic][rp.Partition]++
+			count[tp{rt.Topic, rp.Partition}]++
 		}
 	}
 	for _, rt := range req.Topics {
 		st := kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
 		for _, rp := range rt.Partitions {
-			switch n := count[rt.Topic][rp.Partition]; {
+			switch n := count[tp{rt.Topic, rp.Partition}]; {
 			case n < 0:
 				continue // already answered
 			case n > 1:
-				count[rt.Topic][rp.Partition] = -1
+				count[tp{rt.Topic, rp.Partition}] = -1
 				sp := kmsg.NewListOffsetsResponseTopicPartition()
 				sp.Partition, sp.ErrorCode = rp.Partition, kerr.InvalidRequest.Code
 				sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1

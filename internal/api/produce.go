@@ -217,7 +217,7 @@ func failedLogStartOffset(p *partition.Partition, code int16) int64 {
 	if p == nil {
 		return -1
 	}
-	return p.Log().LogStartOffset()
+	return p.LogStartOffset()
 }
 
 // recordErrors lists the records that made a partition's append fail
