@@ -283,15 +283,11 @@ func FromProperties(props map[string]string) (Broker, []string, error) {
 		case "log.roll.ms":
 			c.LogRollMs, err = parseInt64(v, 1, math.MaxInt64)
 		case "log.roll.hours":
-			var h int64
-			h, err = parseInt64(v, 1, math.MaxInt32)
-			c.LogRollMs = h * 3600 * 1000
+			c.LogRollMs, err = parseUnitsAsMs(v, 1, time.Hour)
 		case "log.roll.jitter.ms":
 			c.LogRollJitterMs, err = parseInt64(v, 0, math.MaxInt64)
 		case "log.roll.jitter.hours":
-			var h int64
-			h, err = parseInt64(v, 0, math.MaxInt32)
-			c.LogRollJitterMs = h * 3600 * 1000
+			c.LogRollJitterMs, err = parseUnitsAsMs(v, 0, time.Hour)
 		case "unclean.leader.election.enable":
 			c.UncleanLeaderElection, err = strconv.ParseBool(v)
 		case "log.index.interval.bytes":
@@ -367,19 +363,9 @@ func FromProperties(props map[string]string) (Broker, []string, error) {
 		case "group.consumer.max.heartbeat.interval.ms":
 			c.ConsumerMaxHeartbeatInterval, err = parseIntMillis(v)
 		case "log.retention.hours":
-			var h int64
-			h, err = parseInt64(v, -1, math.MaxInt32)
-			c.LogRetentionMs = h * 3600 * 1000
-			if h < 0 {
-				c.LogRetentionMs = -1
-			}
+			c.LogRetentionMs, err = parseUnitsAsMs(v, -1, time.Hour)
 		case "log.retention.minutes":
-			var m int64
-			m, err = parseInt64(v, -1, math.MaxInt32)
-			c.LogRetentionMs = m * 60 * 1000
-			if m < 0 {
-				c.LogRetentionMs = -1
-			}
+			c.LogRetentionMs, err = parseUnitsAsMs(v, -1, time.Minute)
 		case "log.retention.ms": // sorts after hours and minutes, so it wins
 			c.LogRetentionMs, err = parseInt64(v, -1, math.MaxInt64)
 		case "log.retention.bytes":
@@ -547,6 +533,17 @@ func parseEnum(v string, allowed ...string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("want one of %v (others are not supported yet)", allowed)
+}
+
+// parseUnitsAsMs parses a Kafka INT property counted in unit (hours,
+// minutes), at least lo, into milliseconds; -1 (where lo allows it) stays
+// -1, Kafka's "no limit".
+func parseUnitsAsMs(v string, lo int64, unit time.Duration) (int64, error) {
+	n, err := parseInt64(v, lo, math.MaxInt32)
+	if n < 0 {
+		return -1, err
+	}
+	return n * unit.Milliseconds(), err
 }
 
 func parseMillis(v string) (time.Duration, error) {

@@ -310,6 +310,38 @@ func TestFromPropertiesRollMsWinsOverHours(t *testing.T) {
 	}
 }
 
+// TestFromPropertiesHoursAndMinutes: the properties counted in hours or
+// minutes become milliseconds, -1 stays "no limit", and the .ms form wins.
+func TestFromPropertiesHoursAndMinutes(t *testing.T) {
+	cases := []struct {
+		props map[string]string
+		get   func(Broker) int64
+		want  int64
+	}{
+		{map[string]string{"log.retention.hours": "3"}, func(b Broker) int64 { return b.LogRetentionMs }, 3 * 3600 * 1000},
+		{map[string]string{"log.retention.minutes": "7"}, func(b Broker) int64 { return b.LogRetentionMs }, 7 * 60 * 1000},
+		{map[string]string{"log.retention.hours": "-1"}, func(b Broker) int64 { return b.LogRetentionMs }, -1},
+		{map[string]string{"log.retention.minutes": "-1"}, func(b Broker) int64 { return b.LogRetentionMs }, -1},
+		{map[string]string{"log.retention.hours": "1", "log.retention.minutes": "2", "log.retention.ms": "5"}, func(b Broker) int64 { return b.LogRetentionMs }, 5},
+		{map[string]string{"log.roll.jitter.hours": "2"}, func(b Broker) int64 { return b.LogRollJitterMs }, 2 * 3600 * 1000},
+		{map[string]string{"log.roll.jitter.hours": "2", "log.roll.jitter.ms": "9"}, func(b Broker) int64 { return b.LogRollJitterMs }, 9},
+	}
+	for _, tc := range cases {
+		b, _, err := FromProperties(tc.props)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.props, err)
+		}
+		if got := tc.get(b); got != tc.want {
+			t.Errorf("%v: %d, want %d", tc.props, got, tc.want)
+		}
+	}
+	for _, bad := range []map[string]string{{"log.retention.hours": "-2"}, {"log.roll.hours": "0"}, {"log.roll.jitter.hours": "-1"}} {
+		if _, _, err := FromProperties(bad); err == nil {
+			t.Errorf("%v: accepted", bad)
+		}
+	}
+}
+
 func TestParseListeners(t *testing.T) {
 	cases := []struct {
 		in      string
