@@ -73,9 +73,13 @@ func (b *Broker) cleanerSettings() (partition.CleanerSettings, time.Duration) {
 	}
 	b.dynMu.RUnlock()
 	if len(props) > 0 {
-		// Validated when set; a value that no longer parses keeps the file's.
-		// Only the properties set at run time replace the file's.
-		if d, _, err := config.FromProperties(props); err == nil {
+		// Only the properties set at run time replace the file's. They were
+		// validated with the same parser when set, so an error here means a
+		// stored value this version no longer accepts: the file's stands.
+		d, _, err := config.FromProperties(props)
+		if err != nil {
+			b.log.Warn("ignoring dynamic log cleaner configs", "configs", props, "err", err)
+		} else {
 			if _, ok := props["log.cleaner.dedupe.buffer.size"]; ok {
 				dedupe = d.LogCleanerDedupeBufferSize
 			}
