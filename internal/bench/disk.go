@@ -139,9 +139,9 @@ func fillPass(ctx context.Context, cfg DiskConfig, block []byte, res *DiskResult
 	return nil
 }
 
-// fillWriter appends block to a new file until max bytes or the deadline
+// fillWriter appends block to a new file until limit bytes or the deadline
 // and returns how many bytes it wrote; the file is removed.
-func fillWriter(ctx context.Context, dir string, block []byte, max int64, deadline time.Time) (int64, error) {
+func fillWriter(ctx context.Context, dir string, block []byte, limit int64, deadline time.Time) (int64, error) {
 	f, err := os.CreateTemp(dir, "samsa-disk-fill-*.log")
 	if err != nil {
 		return 0, err
@@ -151,7 +151,7 @@ func fillWriter(ctx context.Context, dir string, block []byte, max int64, deadli
 		os.Remove(f.Name())
 	}()
 	var written int64
-	for written < max && time.Now().Before(deadline) {
+	for written < limit && time.Now().Before(deadline) {
 		if err := ctx.Err(); err != nil {
 			return written, err
 		}
