@@ -101,7 +101,14 @@ produce_workload() {
 	for t in samsa kfake null; do
 		local extra=""
 		# The null broker stores nothing: there is nothing to read back.
-		[[ $consume == yes && $t != null ]] && extra="--consume --consume-raw"
+		# CONSUME is no, yes (one consumer, then raw fetches) or group:N (a
+		# consumer group of N members).
+		if [[ $t != null ]]; then
+			case $consume in
+			yes) extra="--consume --consume-raw" ;;
+			group:*) extra="--consume --group bench-readback --consumers ${consume#group:}" ;;
+			esac
+		fi
 		# kfake keeps everything in memory, at about 2.5 times its size:
 		# bound what it is given.
 		[[ $t == kfake ]] && extra="$extra --records $((kfake_max_bytes / size))"
@@ -154,7 +161,7 @@ produce_workload 02-1k-8p-all-fsync true no 1024 --partitions 8 --acks all --pro
 produce_workload 03-100b-1p-acks1-os false yes 100 --partitions 1 --acks 1 --producers 1
 raw_produce_workload 03-100b-1p-acks1-os false 100 --partitions 1 --acks 1 --producers 1
 produce_workload 04-100b-16p-all-os false yes 100 --partitions 16 --acks all --producers 4
-produce_workload 05-1k-16p-acks1-os false no 1024 --partitions 16 --acks 1 --producers 4
+produce_workload 05-1k-16p-acks1-os false group:4 1024 --partitions 16 --acks 1 --producers 4
 raw_produce_workload 05-1k-16p-acks1-os false 1024 --partitions 16 --acks 1 --producers 4
 produce_workload 06-1k-1p-all-fsync true no 1024 --partitions 1 --acks all --producers 1
 e2e_workload 07-e2e-1k-8p-os false 01-1k-8p-all-os 1024 --partitions 8 --acks all --producers 1

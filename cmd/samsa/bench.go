@@ -212,7 +212,16 @@ not apply, --rate paces whole requests, and latency is per request.`,
 	fs.BoolVar(&consumeRaw, "consume-raw", false, "afterwards, read the whole topic back with raw fetches that do not decode records (after --consume if both)")
 	fs.Int32Var(&cc.FetchMaxBytes, "fetch-max-bytes", 0, "with --consume: bytes per fetch response (0: 64 MiB for the kgo consumer, Kafka's 50 MiB for --consume-raw)")
 	fs.Int32Var(&cc.PartitionMaxBytes, "partition-max-bytes", 0, "with --consume: bytes per partition per fetch (0: 16 MiB for the kgo consumer, Kafka's 1 MiB for --consume-raw)")
+	benchGroupFlags(fs, &cc, "with --consume: ")
 	return cmd
+}
+
+// benchGroupFlags registers the consumer group flags of consume and of
+// produce's read-back.
+func benchGroupFlags(fs *pflag.FlagSet, cc *bench.ConsumeConfig, prefix string) {
+	fs.StringVar(&cc.Group, "group", "", prefix+"read as members of this consumer group, from its committed offsets (or the log start), committing at the end; the throughput is timed from the first record, the join time reported apart")
+	fs.IntVar(&cc.Consumers, "consumers", 1, prefix+"with --group: members of the group, each its own client")
+	fs.StringVar(&cc.GroupProtocol, "group-protocol", "", prefix+"with --group: classic (JoinGroup/SyncGroup; the default) or consumer (KIP-848)")
 }
 
 func benchConsumeCmd() *cobra.Command {
@@ -222,10 +231,15 @@ func benchConsumeCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "consume",
-		Short: "Read a topic from the beginning (direct partition reads) and report throughput",
+		Short: "Read a topic from the beginning (direct partition reads, or a consumer group) and report throughput",
 		Long: `Reads every partition of the topic from its start offset with one client, no
 group, until it reaches the end offsets listed at the start, or until
---records records arrived. With --raw, one loop per partition leader sends
+--records records arrived. With --group, --consumers members of that
+consumer group share the partitions instead, starting from the group's
+committed offsets (the log start where it has none) and committing what they
+read when done; the time until the first record (joining the group, at least
+group.initial.rebalance.delay.ms with the classic protocol) is reported
+apart from the throughput. With --raw, one loop per partition leader sends
 plain Fetch requests and counts records from the batch headers (payload bytes
 from the record length fields of uncompressed batches; compressed batches
 count their compressed size).`,
@@ -252,6 +266,7 @@ count their compressed size).`,
 	fs.DurationVar(&cc.IdleTimeout, "idle-timeout", 30*time.Second, "fail when no record arrives for this long")
 	fs.Int32Var(&cc.FetchMaxBytes, "fetch-max-bytes", 0, "bytes per fetch response (0: 64 MiB, or Kafka's 50 MiB with --raw)")
 	fs.Int32Var(&cc.PartitionMaxBytes, "partition-max-bytes", 0, "bytes per partition per fetch (0: 16 MiB, or Kafka's 1 MiB with --raw)")
+	benchGroupFlags(fs, &cc, "")
 	return cmd
 }
 

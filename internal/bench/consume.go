@@ -11,7 +11,8 @@ import (
 )
 
 // ConsumeConfig describes a consume workload: one client reads the topic's
-// partitions directly (no group), from their start offsets.
+// partitions directly (no group), from their start offsets, or the members
+// of a consumer group share them (Group).
 type ConsumeConfig struct {
 	ClientConfig
 	Topic string
@@ -30,6 +31,12 @@ type ConsumeConfig struct {
 	// the default of the reading mode (see fetchSizes).
 	FetchMaxBytes     int32
 	PartitionMaxBytes int32
+	// Group, if set, reads as Consumers members of this consumer group
+	// from its committed offsets (see consumeGroup), with GroupProtocol
+	// (classic, the default, or consumer for KIP-848).
+	Group         string
+	Consumers     int
+	GroupProtocol string
 
 	Progress         io.Writer
 	ProgressInterval time.Duration
@@ -67,6 +74,15 @@ func (c *ConsumeConfig) validate() error {
 		return errors.New("no topic")
 	case c.Raw && c.Records > 0:
 		return errors.New("a raw read goes to the end offsets; it takes no record count")
+	case c.Raw && c.Group != "":
+		return errors.New("a raw read fetches partitions directly; it joins no group")
+	case c.Group == "" && (c.Consumers > 1 || c.GroupProtocol != ""):
+		return errors.New("more than one consumer, or a group protocol, needs a group")
+	}
+	if c.Group != "" {
+		if _, err := parseGroupProtocol(c.GroupProtocol); err != nil {
+			return err
+		}
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 30 * time.Second
@@ -104,6 +120,7 @@ func RunConsume(ctx context.Context, cfg ConsumeConfig) (*Summary, error) {
 		return sum, err
 	}
 	sum.Workload = &Workload{Topic: cfg.Topic, Partitions: int32(len(start))}
+	cfg.describeGroup(sum.Workload)
 	self := selfCPU()
 	var t *Throughput
 	if cfg.Raw {
@@ -122,10 +139,21 @@ func RunConsume(ctx context.Context, cfg ConsumeConfig) (*Summary, error) {
 	return sum, err
 }
 
+// describeGroup records a group read's settings in w.
+func (c *ConsumeConfig) describeGroup(w *Workload) {
+	if c.Group != "" {
+		w.Group, w.Consumers = c.Group, max(c.Consumers, 1)
+		w.GroupProtocol, _ = parseGroupProtocol(c.GroupProtocol)
+	}
+}
+
 // consume reads from the offsets in from until cfg.Records records arrived
 // or, when cfg.Records is 0, until every partition reached its offset in
 // until.
 func consume(ctx context.Context, cfg *ConsumeConfig, from, until map[int32]int64) (*Throughput, error) {
+	if cfg.Group != "" {
+		return consumeGroup(ctx, cfg, from, until)
+	}
 	var want int64
 	pending := make(map[int32]int64) // partition -> end offset still to reach
 	for p, e := range until {

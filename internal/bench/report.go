@@ -326,9 +326,18 @@ func workloadRows(label string, lr *labelRuns, disk *DiskResult, loop *LoopbackR
 			}, 0, "")
 			runs = lr.kgo
 		}
-		add("consume MB/s (one consumer, read back)", func(s *Summary) (float64, bool) {
+		readBack := "consume MB/s (one consumer, read back)"
+		if ref != nil && ref.Workload.Group != "" {
+			readBack = fmt.Sprintf("consume MB/s (consumer group of %d, %s protocol, read back)", ref.Workload.Consumers, ref.Workload.GroupProtocol)
+		}
+		add(readBack, func(s *Summary) (float64, bool) {
 			return pick(s.Consume != nil && s.Consume.Records > 0, func() float64 { return s.Consume.MBPerSec })
 		}, netLimit, "loopback")
+		if ref != nil && ref.Workload.Group != "" {
+			add("consumer group: seconds to the first record (joining)", func(s *Summary) (float64, bool) {
+				return pick(s.Consume != nil && s.Consume.StartSeconds > 0, func() float64 { return s.Consume.StartSeconds })
+			}, 0, "")
+		}
 		add("load generator CPU s per GB consumed", func(s *Summary) (float64, bool) {
 			return clientCPUPerGB(s.Consume)
 		}, 0, "")

@@ -152,6 +152,9 @@ func (r ProduceRun) Run(ctx context.Context) (*Summary, error) {
 		}
 		if err == nil && r.ConsumeAfter {
 			var cpu float64
+			if sum.Workload != nil {
+				cc.describeGroup(sum.Workload)
+			}
 			sum.Consume, cpu = read(false)
 			if sess != nil {
 				sess.stats.ConsumeCPUSeconds = cpu
@@ -159,6 +162,7 @@ func (r ProduceRun) Run(ctx context.Context) (*Summary, error) {
 		}
 		if err == nil && r.RawConsumeAfter {
 			var cpu float64
+			cc.Group = "" // raw fetches read the partitions directly
 			sum.ConsumeRaw, cpu = read(true)
 			if sess != nil {
 				sess.stats.ConsumeRawCPUSeconds = cpu

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,14 +16,20 @@ import (
 )
 
 // newSamsa starts a Samsa broker in this process, as `samsa serve` does,
-// with flushing left to the OS, and stops it when the test ends.
-func newSamsa(t *testing.T) ClientConfig {
+// with flushing left to the OS and any further properties given as
+// name=value pairs, and stops it when the test ends.
+func newSamsa(t *testing.T, props ...string) ClientConfig {
 	t.Helper()
-	cfg, _, err := config.FromProperties(map[string]string{
+	m := map[string]string{
 		"listeners":                   "PLAINTEXT://127.0.0.1:0",
 		"log.dirs":                    t.TempDir(),
 		"log.flush.interval.messages": noFlushInterval,
-	})
+	}
+	for _, kv := range props {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	cfg, _, err := config.FromProperties(m)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,6 +57,12 @@ type Workload struct {
 	// RawConsumer is set for e2e runs measured with raw fetches
 	// (--consume-raw) instead of a kgo consumer.
 	RawConsumer bool `json:"raw_consumer,omitempty"`
+	// Group, Consumers and GroupProtocol describe a consume (or read-back)
+	// by the members of a consumer group instead of one client reading the
+	// partitions directly.
+	Group         string `json:"group,omitempty"`
+	Consumers     int    `json:"consumers,omitempty"`
+	GroupProtocol string `json:"group_protocol,omitempty"`
 	// Fsync is the flush policy the bench asked of a broker it started:
 	// "on" (fsync before ack), "off" (left to the OS) or "" when the broker
 	// was not started by the bench or ignores the setting.
@@ -77,6 +83,10 @@ type Throughput struct {
 	// a phase whose client used about a core is client-bound.
 	ClientCPUSeconds float64 `json:"client_cpu_seconds,omitempty"`
 	FirstError       string  `json:"first_error,omitempty"`
+	// StartSeconds is, for a group read, the time from starting the
+	// members to the first record (joining the group and being assigned
+	// partitions); Seconds then runs from the first record to the last.
+	StartSeconds float64 `json:"start_seconds,omitempty"`
 	// Latency is, for produce, from the Produce call to the broker's
 	// acknowledgement of that record; for raw produce, from writing a
 	// Produce request to its response.
@@ -202,6 +212,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 		if wl.Fsync != "" {
 			p(" fsync=%s", wl.Fsync)
 		}
+		if wl.Group != "" {
+			p(" group=%s consumers=%d group-protocol=%s", wl.Group, wl.Consumers, wl.GroupProtocol)
+		}
 		p("\n")
 	}
 	tp := func(name string, t *Throughput) {
@@ -210,6 +223,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 		}
 		p("%s: %d records, %.1f MB in %.2fs: %.0f records/s, %.1f MB/s", name,
 			t.Records, float64(t.Bytes)/1e6, t.Seconds, t.RecordsPerSec, t.MBPerSec)
+		if t.StartSeconds > 0 {
+			p(" after %.2fs to join the group", t.StartSeconds)
+		}
 		if t.ClientCPUSeconds > 0 {
 			p(", load generator %.2f CPU s", t.ClientCPUSeconds)
 		}

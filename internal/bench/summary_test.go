@@ -101,10 +101,14 @@ func TestSummaryJSONShape(t *testing.T) {
 
 func TestSummaryText(t *testing.T) {
 	var buf bytes.Buffer
-	if err := fullSummary().WriteText(&buf); err != nil {
+	sum := fullSummary()
+	sum.Workload.Group, sum.Workload.Consumers, sum.Workload.GroupProtocol = "rb", 2, GroupProtocolConsumer
+	sum.Consume.StartSeconds = 0.25
+	if err := sum.WriteText(&buf); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"produce: 1000 records", "500 records/s", "consume: 1000 records", "p99 ", "peak RSS 64.0 MiB"} {
+	for _, want := range []string{"produce: 1000 records", "500 records/s", "consume: 1000 records", "p99 ", "peak RSS 64.0 MiB",
+		"group=rb consumers=2 group-protocol=consumer", "after 0.25s to join the group"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, buf.String())
 		}
@@ -156,6 +160,14 @@ func TestReport(t *testing.T) {
 		e.E2E.Latency.P99Ms = p99
 		write("03-e."+target+".json", e)
 	}
+	// A read-back by a consumer group: its own row names, and the join time.
+	for target, mbps := range map[string]float64{TargetSamsa: 800, TargetKfake: 200} {
+		g := fullSummary()
+		g.Label, g.Target = "04-g", target
+		g.Workload.Group, g.Workload.Consumers, g.Workload.GroupProtocol = "rb", 4, GroupProtocolClassic
+		g.Consume.MBPerSec, g.Consume.StartSeconds = mbps, 3.05
+		write("04-g."+target+".json", g)
+	}
 	write("limit.loopback.json", &Summary{Kind: "loopback", Loopback: &LoopbackResult{Method: "sendfile", MBPerSec: 1200}})
 	write("limit.disk.json", &Summary{Kind: "disk", Disk: &DiskResult{Dir: "/d", BlockBytes: 1 << 20, FsyncEachBlockMBPerSec: 100, FsyncEveryBytes: 8 << 20,
 		PageCacheFillMBPerSec: 600, FillWriters: 2, FillBytes: 3e9}})
@@ -193,6 +205,8 @@ func TestReport(t *testing.T) {
 		"02-y kfake (raw): 02-y.kfake.raw.json:",
 		"| 03-e: 1 KiB, 8 part., acks=all, fsync off, 1 producer, e2e at 500 records/s, raw producer, raw-fetch consumer | achieved produce rate, records/s | 500 | 500 |",
 		"|  | e2e latency p99, ms | 4.50 | 90.0 | – | – | 0.05 | – |",
+		"|  | consume MB/s (consumer group of 4, classic protocol, read back) | 800 | 200 | – | 1,200 (loopback) | 4.00 | 0.67 |",
+		"|  | consumer group: seconds to the first record (joining) | 3.05 | 3.05 | – | – | 1.00 | – |",
 		"|  | produce MB/s, raw (pre-built batches) | – | failed | – |",
 	} {
 		if !strings.Contains(s, want) {
