@@ -190,6 +190,9 @@ not apply, --rate paces whole requests, and latency is per request.`,
 			if pc.Records <= 0 && pc.Duration <= 0 {
 				pc.Duration = 10 * time.Second
 			}
+			if !consume && (cc.Group != "" || cmd.Flags().Changed("consumers") || cc.GroupProtocol != "") {
+				return errors.New("--group, --consumers and --group-protocol describe the --consume read-back; add --consume")
+			}
 			ctx, cancel := benchContext(cmd)
 			defer cancel()
 			pc.ClientConfig = common.client()

@@ -654,3 +654,18 @@ func TestProduceDeliversLinesReadBeforeInputError(t *testing.T) {
 		t.Errorf("consumed %q, want the lines read before the error", r.stdout)
 	}
 }
+
+// TestBenchProduceGroupNeedsConsume: the group flags of bench produce
+// describe its read-back, so without --consume they are refused rather than
+// ignored (before any connection is tried).
+func TestBenchProduceGroupNeedsConsume(t *testing.T) {
+	for _, flags := range [][]string{{"--group", "g"}, {"--consumers", "2"}, {"--group-protocol", "consumer"}} {
+		cmd := newRootCmd()
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		cmd.SetArgs(append([]string{"bench", "produce", "--bootstrap-server", "127.0.0.1:1", "-q"}, flags...))
+		if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "add --consume") {
+			t.Errorf("%v: %v", flags, err)
+		}
+	}
+}

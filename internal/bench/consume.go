@@ -147,6 +147,24 @@ func (c *ConsumeConfig) describeGroup(w *Workload) {
 	}
 }
 
+// toRead returns, for a read from the offsets in from up to those in
+// until, the partitions with records to read (by the end offset they must
+// reach) and how many records the read wants: cfg.Records if set, else all
+// of them.
+func (c *ConsumeConfig) toRead(from, until map[int32]int64) (pending map[int32]int64, want int64) {
+	pending = make(map[int32]int64)
+	for p, e := range until {
+		if s := from[p]; e > s {
+			pending[p] = e
+			want += e - s
+		}
+	}
+	if c.Records > 0 {
+		want = c.Records
+	}
+	return pending, want
+}
+
 // consume reads from the offsets in from until cfg.Records records arrived
 // or, when cfg.Records is 0, until every partition reached its offset in
 // until.
@@ -154,17 +172,8 @@ func consume(ctx context.Context, cfg *ConsumeConfig, from, until map[int32]int6
 	if cfg.Group != "" {
 		return consumeGroup(ctx, cfg, from, until)
 	}
-	var want int64
-	pending := make(map[int32]int64) // partition -> end offset still to reach
-	for p, e := range until {
-		if s := from[p]; e > s {
-			pending[p] = e
-			want += e - s
-		}
-	}
-	if cfg.Records > 0 {
-		want = cfg.Records
-	} else if want == 0 {
+	pending, want := cfg.toRead(from, until)
+	if want == 0 {
 		return newThroughput(0, 0, 0), nil
 	}
 

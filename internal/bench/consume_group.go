@@ -95,16 +95,8 @@ func consumeGroup(ctx context.Context, cfg *ConsumeConfig, logStart, until map[i
 	if err != nil {
 		return nil, err
 	}
-	g := &groupRead{cfg: cfg, pending: make(map[int32]int64), finished: make(chan struct{})}
-	for p, e := range until {
-		if s := from[p]; e > s {
-			g.pending[p] = e
-			g.want += e - s
-		}
-	}
-	if cfg.Records > 0 {
-		g.want = cfg.Records
-	} else if g.want == 0 {
+	g := &groupRead{cfg: cfg, finished: make(chan struct{})}
+	if g.pending, g.want = cfg.toRead(from, until); g.want == 0 {
 		return newThroughput(0, 0, 0), nil
 	}
 
