@@ -121,7 +121,7 @@ func fillPass(ctx context.Context, cfg DiskConfig, block []byte, res *DiskResult
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			written[i], errs[i] = fillWriter(ctx, cfg.Dir, block, perWriter, deadline)
+			written[i], errs[i] = appendBlocks(ctx, cfg.Dir, block, perWriter, deadline, 0)
 		}()
 	}
 	wg.Wait()
@@ -137,31 +137,6 @@ func fillPass(ctx context.Context, cfg DiskConfig, block []byte, res *DiskResult
 	res.FillBytes = total
 	res.PageCacheFillMBPerSec = float64(total) / 1e6 / elapsed.Seconds()
 	return nil
-}
-
-// fillWriter appends block to a new file until limit bytes or the deadline
-// and returns how many bytes it wrote; the file is removed.
-func fillWriter(ctx context.Context, dir string, block []byte, limit int64, deadline time.Time) (int64, error) {
-	f, err := os.CreateTemp(dir, "samsa-disk-fill-*.log")
-	if err != nil {
-		return 0, err
-	}
-	defer func() {
-		f.Close()
-		os.Remove(f.Name())
-	}()
-	var written int64
-	for written < limit && time.Now().Before(deadline) {
-		if err := ctx.Err(); err != nil {
-			return written, err
-		}
-		n, err := f.Write(block)
-		written += int64(n)
-		if err != nil {
-			return written, fmt.Errorf("write %s at %d: %w", f.Name(), written, err)
-		}
-	}
-	return written, nil
 }
 
 // memAvailable is MemAvailable of /proc/meminfo in bytes, or 0 where that
@@ -183,11 +158,23 @@ func memAvailable() int64 {
 }
 
 // diskPass appends blocks to a new file until the byte or time bound and
-// returns MB/s. fsyncEvery 0 never fsyncs; otherwise the file is fsynced
-// whenever that many bytes were written since the last fsync, and once at
-// the end (inside the timing).
+// returns MB/s, the final fsync included (see appendBlocks).
 func diskPass(ctx context.Context, cfg DiskConfig, block []byte, fsyncEvery int64) (float64, error) {
-	f, err := os.CreateTemp(cfg.Dir, "samsa-disk-bench-*.log")
+	start := time.Now()
+	written, err := appendBlocks(ctx, cfg.Dir, block, cfg.MaxBytes, start.Add(cfg.MaxDuration), fsyncEvery)
+	if err != nil {
+		return 0, err
+	}
+	return float64(written) / 1e6 / time.Since(start).Seconds(), nil
+}
+
+// appendBlocks appends block to a new file in dir until limit bytes or,
+// after at least one block, the deadline, and returns how many bytes it
+// wrote; the file is removed. fsyncEvery 0 never fsyncs; otherwise the file
+// is fsynced whenever that many bytes were written since the last fsync,
+// and once at the end.
+func appendBlocks(ctx context.Context, dir string, block []byte, limit int64, deadline time.Time, fsyncEvery int64) (int64, error) {
+	f, err := os.CreateTemp(dir, "samsa-disk-bench-*.log")
 	if err != nil {
 		return 0, err
 	}
@@ -196,21 +183,19 @@ func diskPass(ctx context.Context, cfg DiskConfig, block []byte, fsyncEvery int6
 		os.Remove(f.Name())
 	}()
 	var written, unsynced int64
-	start := time.Now()
-	deadline := start.Add(cfg.MaxDuration)
-	for written < cfg.MaxBytes {
+	for written < limit {
 		if err := ctx.Err(); err != nil {
-			return 0, err
+			return written, err
 		}
 		n, err := f.Write(block)
-		if err != nil {
-			return 0, fmt.Errorf("write %s at %d: %w", f.Name(), written, err)
-		}
 		written += int64(n)
 		unsynced += int64(n)
+		if err != nil {
+			return written, fmt.Errorf("write %s at %d: %w", f.Name(), written, err)
+		}
 		if fsyncEvery > 0 && unsynced >= fsyncEvery {
 			if err := f.Sync(); err != nil {
-				return 0, fmt.Errorf("fsync %s: %w", f.Name(), err)
+				return written, fmt.Errorf("fsync %s: %w", f.Name(), err)
 			}
 			unsynced = 0
 		}
@@ -220,8 +205,8 @@ func diskPass(ctx context.Context, cfg DiskConfig, block []byte, fsyncEvery int6
 	}
 	if fsyncEvery > 0 && unsynced > 0 {
 		if err := f.Sync(); err != nil {
-			return 0, fmt.Errorf("fsync %s: %w", f.Name(), err)
+			return written, fmt.Errorf("fsync %s: %w", f.Name(), err)
 		}
 	}
-	return float64(written) / 1e6 / time.Since(start).Seconds(), nil
+	return written, nil
 }
