@@ -33,7 +33,7 @@ type ConsumeConfig struct {
 	PartitionMaxBytes int32
 	// Group, if set, reads as Consumers members of this consumer group
 	// from its committed offsets (see consumeGroup), with GroupProtocol
-	// (classic, the default, or consumer for KIP-848).
+	// (classic, the default, or consumer for KIP-848; validate fills it in).
 	Group         string
 	Consumers     int
 	GroupProtocol string
@@ -80,9 +80,11 @@ func (c *ConsumeConfig) validate() error {
 		return errors.New("more than one consumer, or a group protocol, needs a group")
 	}
 	if c.Group != "" {
-		if _, err := parseGroupProtocol(c.GroupProtocol); err != nil {
+		p, err := parseGroupProtocol(c.GroupProtocol)
+		if err != nil {
 			return err
 		}
+		c.GroupProtocol = p
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 30 * time.Second
@@ -139,11 +141,10 @@ func RunConsume(ctx context.Context, cfg ConsumeConfig) (*Summary, error) {
 	return sum, err
 }
 
-// describeGroup records a group read's settings in w.
+// describeGroup records a group read's settings (validated) in w.
 func (c *ConsumeConfig) describeGroup(w *Workload) {
 	if c.Group != "" {
-		w.Group, w.Consumers = c.Group, max(c.Consumers, 1)
-		w.GroupProtocol, _ = parseGroupProtocol(c.GroupProtocol)
+		w.Group, w.Consumers, w.GroupProtocol = c.Group, max(c.Consumers, 1), c.GroupProtocol
 	}
 }
 
@@ -163,6 +164,18 @@ func (c *ConsumeConfig) toRead(from, until map[int32]int64) (pending map[int32]i
 		want = c.Records
 	}
 	return pending, want
+}
+
+// firstFetchError is the first error of a poll other than the end of its
+// context (a poll's timeout, or the run's end).
+func firstFetchError(fs kgo.Fetches) error {
+	var first error
+	fs.EachError(func(t string, p int32, err error) {
+		if first == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			first = fmt.Errorf("fetch %s/%d: %w", t, p, err)
+		}
+	})
+	return first
 }
 
 // consume reads from the offsets in from until cfg.Records records arrived
@@ -205,11 +218,9 @@ func consume(ctx context.Context, cfg *ConsumeConfig, from, until map[int32]int6
 			break
 		}
 		n := 0
-		fs.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) && runErr == nil {
-				runErr = fmt.Errorf("fetch %s/%d: %w", t, p, err)
-			}
-		})
+		if err := firstFetchError(fs); err != nil && runErr == nil {
+			runErr = err
+		}
 		fs.EachRecord(func(r *kgo.Record) {
 			n++
 			got.Add(len(r.Value) + len(r.Key))

@@ -87,10 +87,6 @@ type groupRead struct {
 // group.initial.rebalance.delay.ms) is StartSeconds. Records read twice
 // after a rebalance count twice, as work the group did.
 func consumeGroup(ctx context.Context, cfg *ConsumeConfig, logStart, until map[int32]int64) (*Throughput, error) {
-	proto, err := parseGroupProtocol(cfg.GroupProtocol)
-	if err != nil {
-		return nil, err
-	}
 	from, err := groupFrom(ctx, cfg.ClientConfig, cfg.Group, cfg.Topic, logStart)
 	if err != nil {
 		return nil, err
@@ -119,7 +115,7 @@ func consumeGroup(ctx context.Context, cfg *ConsumeConfig, logStart, until map[i
 			kgo.FetchMaxPartitionBytes(partMax),
 			kgo.FetchMaxWait(500*time.Millisecond),
 		)
-		if proto == GroupProtocolConsumer {
+		if cfg.GroupProtocol == GroupProtocolConsumer {
 			opts = append(opts, kgo.ServerSideBalancer(), kgo.Balancers(kgo.CooperativeStickyBalancer()))
 		}
 		cl, err := kgo.NewClient(opts...)
@@ -177,15 +173,9 @@ func (g *groupRead) member(ctx context.Context, cl *kgo.Client) {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		fs := cl.PollFetches(pctx)
 		cancel()
-		if ctx.Err() != nil {
-			return
-		}
-		var fetchErr error
-		fs.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) && fetchErr == nil {
-				fetchErr = fmt.Errorf("fetch %s/%d: %w", t, p, err)
-			}
-		})
+		// Records polled as the read ends still count: they are marked for
+		// the commit that follows.
+		fetchErr := firstFetchError(fs)
 		clear(next)
 		fs.EachRecord(func(r *kgo.Record) {
 			g.got.Add(len(r.Value) + len(r.Key))

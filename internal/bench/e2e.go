@@ -153,11 +153,9 @@ func (r *e2eReceiver) loop(ctx context.Context, cl *kgo.Client, base time.Time, 
 		fs := cl.PollFetches(ctx)
 		now := int64(time.Since(base))
 		r.mu.Lock()
-		fs.EachError(func(t string, p int32, err error) {
-			if r.err == nil && !errors.Is(err, context.Canceled) {
-				r.err = fmt.Errorf("fetch %s/%d: %w", t, p, err)
-			}
-		})
+		if err := firstFetchError(fs); err != nil && r.err == nil {
+			r.err = err
+		}
 		fs.EachRecord(func(rec *kgo.Record) {
 			r.received++
 			if len(rec.Value) < 8 {
