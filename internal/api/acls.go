@@ -11,7 +11,8 @@ import (
 // creation, DeleteAcls per filter), so that kafka-acls.sh and admin clients
 // report that ACLs are off instead of losing the connection.
 
-// noAuthorizer is the message Kafka gives with those answers.
+// noAuthorizer is the message Kafka gives with CreateAcls and DeleteAcls
+// results; its DescribeAcls answer words it differently (below).
 const noAuthorizer = "No Authorizer is configured."
 
 func (b *Broker) handleDescribeACLs(req *kmsg.DescribeACLsRequest) kmsg.Response {

@@ -34,13 +34,13 @@ var supportedVersions = map[int16][2]int16{
 	29: {0, 3},  // DescribeAcls (no authorizer: SECURITY_DISABLED, as Kafka)
 	30: {0, 3},  // CreateAcls (the same)
 	31: {0, 3},  // DeleteAcls (the same)
-	32: {0, 4},  // DescribeConfigs (topics and broker)
-	33: {0, 2},  // AlterConfigs (topics; broker configs are static)
+	32: {0, 4},  // DescribeConfigs (topics, broker, groups)
+	33: {0, 2},  // AlterConfigs (topics, groups, and the dynamic broker configs: topic defaults, cleaner throttles)
 	35: {0, 4},  // DescribeLogDirs
 	37: {0, 3},  // CreatePartitions
 	42: {0, 2},  // DeleteGroups
 	43: {0, 2},  // ElectLeaders (one node: never needed)
-	44: {0, 1},  // IncrementalAlterConfigs (SET, DELETE, APPEND, SUBTRACT on topics)
+	44: {0, 1},  // IncrementalAlterConfigs (SET, DELETE, APPEND, SUBTRACT; the same resources)
 	45: {0, 1},  // AlterPartitionReassignments (one node: only [node.id]; v1 KIP-860)
 	46: {0, 0},  // ListPartitionReassignments (one node: always empty)
 	47: {0, 0},  // OffsetDelete
