@@ -87,18 +87,18 @@ func (s *fetchSessions) requestPartitions(req *kmsg.FetchRequest) []*fetchPartit
 	backing := make([]fetchPartition, n) // one allocation for all of them
 	out := make([]*fetchPartition, 0, n)
 	for _, rt := range req.Topics {
+		key, name := fetchKey{topic: rt.Topic}, ""
+		if req.Version >= 13 {
+			key = fetchKey{id: rt.TopicID}
+			name, _ = s.names(rt.TopicID) // once per topic, not per partition
+		}
 		for _, rp := range rt.Partitions {
 			fp := &backing[len(out)]
+			key.partition = rp.Partition
 			*fp = fetchPartition{
-				fetchKey:    fetchKey{partition: rp.Partition},
+				fetchKey: key, name: name,
 				fetchOffset: rp.FetchOffset, maxBytes: rp.PartitionMaxBytes,
 				currentLeaderEpoch: rp.CurrentLeaderEpoch, sentHW: -1, sentLogStart: -1,
-			}
-			if req.Version >= 13 {
-				fp.id = rt.TopicID
-				fp.name, _ = s.names(rt.TopicID)
-			} else {
-				fp.topic = rt.Topic
 			}
 			out = append(out, fp)
 		}
