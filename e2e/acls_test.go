@@ -115,6 +115,9 @@ func TestDescribeMissingGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{"nobody": "Group nobody not found.", "classic": "Group classic is not a consumer group."}
+	if len(resp.Groups) != len(want) {
+		t.Fatalf("ConsumerGroupDescribe: %d groups answered, want %d", len(resp.Groups), len(want))
+	}
 	for _, g := range resp.Groups {
 		if g.ErrorCode != kerr.GroupIDNotFound.Code || g.ErrorMessage == nil || *g.ErrorMessage != want[g.Group] {
 			t.Errorf("ConsumerGroupDescribe %s: error %d %v, want GROUP_ID_NOT_FOUND %q", g.Group, g.ErrorCode, g.ErrorMessage, want[g.Group])

@@ -47,6 +47,10 @@ func TestCommitWithMadeUpMemberID(t *testing.T) {
 	if o, ok := offsets.Lookup("cv", 0); !ok || o.At != 5 {
 		t.Fatalf("committed offset %+v (found %v), want 5", o, ok)
 	}
+	// The group now exists, empty (offsets, no members): the same again.
+	if code := commit(9, "assigned", -1); code != 0 {
+		t.Fatalf("commit with a made-up member ID and generation -1 to an empty group: %v", kerr.ErrorForCode(code))
+	}
 	if code := commit(9, "nobody", 3); code != kerr.GroupIDNotFound.Code {
 		t.Fatalf("v9 commit with a generation to a missing group: %v, want GROUP_ID_NOT_FOUND", kerr.ErrorForCode(code))
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -84,7 +83,7 @@ func TestCompactedTopicKeepsLatestPerKey(t *testing.T) {
 
 // TestDynamicCleanerConfigs: the cleaner's throttles are dynamic broker
 // configs, as in Kafka (LogCleaner.ReconfigurableConfigs): changed per
-// broker or cluster-wide with IncrementalAlterConfigs, described as
+// broker (IncrementalAlterConfigs) or cluster-wide (AlterConfigs), described as
 // dynamic and writable, kept across a restart, validated like the
 // properties file, and a new log.cleaner.backoff.ms applies at once (here
 // the static one is an hour, so only the dynamic one can get the log
@@ -101,25 +100,10 @@ func TestDynamicCleanerConfigs(t *testing.T) {
 		}
 	}
 	adm := tb.admin()
-	alter := func(broker bool, name, value string) error {
-		t.Helper()
-		ac := []kadm.AlterConfig{{Op: kadm.SetConfig, Name: name, Value: ptr(value)}}
-		var resp kadm.AlterConfigsResponses
-		var err error
-		if broker {
-			resp, err = adm.AlterBrokerConfigs(ctxT(t), ac, 1)
-		} else {
-			resp, err = adm.AlterBrokerConfigsState(ctxT(t), ac)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp[0].Err
-	}
-	if err := alter(true, "log.cleaner.backoff.ms", "50"); err != nil {
+	if err := setBrokerConfig(t, adm, true, "log.cleaner.backoff.ms", "50"); err != nil {
 		t.Fatalf("set log.cleaner.backoff.ms: %v", err)
 	}
-	if err := alter(false, "log.cleaner.io.max.bytes.per.second", "1048576"); err != nil {
+	if err := setBrokerConfig(t, adm, false, "log.cleaner.io.max.bytes.per.second", "1048576"); err != nil {
 		t.Fatalf("set log.cleaner.io.max.bytes.per.second: %v", err)
 	}
 	waitFor(t, "the cleaner, on its dynamic backoff, to compact the log", func() bool {
@@ -132,10 +116,10 @@ func TestDynamicCleanerConfigs(t *testing.T) {
 		return n < 60 // the active segment's records stay
 	})
 
-	if err := alter(true, "log.cleaner.dedupe.buffer.size", "1024"); !errors.Is(err, kerr.InvalidConfig) {
+	if err := setBrokerConfig(t, adm, true, "log.cleaner.dedupe.buffer.size", "1024"); !errors.Is(err, kerr.InvalidConfig) {
 		t.Errorf("dedupe buffer below 1 MiB: %v, want INVALID_CONFIG", err)
 	}
-	if err := alter(true, "log.cleaner.enable", "false"); !errors.Is(err, kerr.InvalidRequest) {
+	if err := setBrokerConfig(t, adm, true, "log.cleaner.enable", "false"); !errors.Is(err, kerr.InvalidRequest) {
 		t.Errorf("log.cleaner.enable: %v, want INVALID_REQUEST (static)", err)
 	}
 
@@ -155,7 +139,8 @@ func TestDynamicCleanerConfigs(t *testing.T) {
 		}
 		return out
 	}
-	for _, b := range []*testBroker{tb, tb.restart(nil)} {
+	check := func(b *testBroker) {
+		t.Helper()
 		cs := describe(b)
 		for name, want := range map[string]string{
 			"log.cleaner.backoff.ms":              "50 DYNAMIC_BROKER_CONFIG",
@@ -172,4 +157,6 @@ func TestDynamicCleanerConfigs(t *testing.T) {
 			}
 		}
 	}
+	check(tb)              // as set
+	check(tb.restart(nil)) // and as kept in the metadata log
 }

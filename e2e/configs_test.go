@@ -303,20 +303,12 @@ func TestTopicConfigSynonyms(t *testing.T) {
 	tb := startBroker(t, t.TempDir(), map[string]string{"log.segment.bytes": "268435456", "log.retention.ms": "7200000"})
 	tb.createTopic("syn", 1, map[string]*string{"max.message.bytes": ptr("2000000")})
 	adm := tb.admin()
-	alter := func(broker string, name, value string) {
-		t.Helper()
-		var err error
-		if broker == "" {
-			_, err = adm.AlterBrokerConfigsState(ctxT(t), []kadm.AlterConfig{{Op: kadm.SetConfig, Name: name, Value: ptr(value)}})
-		} else {
-			_, err = adm.AlterBrokerConfigs(ctxT(t), []kadm.AlterConfig{{Op: kadm.SetConfig, Name: name, Value: ptr(value)}}, 1)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	if err := setBrokerConfig(t, adm, true, "log.segment.bytes", "536870912"); err != nil {
+		t.Fatal(err)
 	}
-	alter("1", "log.segment.bytes", "536870912")
-	alter("", "log.segment.bytes", "134217728")
+	if err := setBrokerConfig(t, adm, false, "log.segment.bytes", "134217728"); err != nil {
+		t.Fatal(err)
+	}
 
 	req := kmsg.NewPtrDescribeConfigsRequest()
 	req.IncludeSynonyms = true
@@ -401,4 +393,38 @@ func TestKafkaTopicConfigsWithoutReplicas(t *testing.T) {
 	if err != nil || r[0].Err != nil {
 		t.Fatalf("set segment.jitter.ms: %v %v", err, r[0].Err)
 	}
+	rcs, err = adm.DescribeTopicConfigs(ctxT(t), "jit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc, err = rcs.On("jit", nil); err != nil || rc.Err != nil {
+		t.Fatal(err, rc.Err)
+	}
+	for _, c := range rc.Configs {
+		if c.Key == "segment.jitter.ms" && c.MaybeValue()+" "+c.Source.String() != "60000 DYNAMIC_TOPIC_CONFIG" {
+			t.Errorf("segment.jitter.ms after the alter: %s %s, want 60000 DYNAMIC_TOPIC_CONFIG", c.MaybeValue(), c.Source)
+		}
+	}
+}
+
+// setBrokerConfig sets one dynamic broker config, for broker 1 with
+// IncrementalAlterConfigs (node) or cluster-wide with AlterConfigs, and
+// returns the broker's answer for it; a failed request fails the test.
+func setBrokerConfig(t *testing.T, adm *kadm.Client, node bool, name, value string) error {
+	t.Helper()
+	ac := []kadm.AlterConfig{{Op: kadm.SetConfig, Name: name, Value: ptr(value)}}
+	var resp kadm.AlterConfigsResponses
+	var err error
+	if node {
+		resp, err = adm.AlterBrokerConfigs(ctxT(t), ac, 1)
+	} else {
+		resp, err = adm.AlterBrokerConfigsState(ctxT(t), ac)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp) != 1 {
+		t.Fatalf("alter %s: %d answers", name, len(resp))
+	}
+	return resp[0].Err
 }

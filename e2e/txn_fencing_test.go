@@ -172,6 +172,9 @@ func TestTxnVerificationEpochs(t *testing.T) {
 	if got := c.produceTxn("vz", pid, epoch+1, "verify"); got != kerr.InvalidProducerEpoch.Code {
 		t.Errorf("produce with the epoch after the transaction's: %s, want INVALID_PRODUCER_EPOCH", codeName(got))
 	}
+	if got := c.produceTxn("vz", pid, epoch-1, "verify"); got != kerr.InvalidProducerEpoch.Code {
+		t.Errorf("produce with the epoch before the transaction's: %s, want INVALID_PRODUCER_EPOCH", codeName(got))
+	}
 	for _, e := range []int16{epoch + 1, epoch - 1} {
 		if got := c.txnOffsetCommit("vz", pid, e, "vg", "verify"); got != kerr.InvalidProducerEpoch.Code {
 			t.Errorf("TxnOffsetCommit with epoch %d (transaction's %d): %s, want INVALID_PRODUCER_EPOCH", e, epoch, codeName(got))
@@ -184,7 +187,11 @@ func TestTxnVerificationEpochs(t *testing.T) {
 		t.Errorf("produce of an unknown transactional producer: %s, want INVALID_PRODUCER_ID_MAPPING", codeName(got))
 	}
 
-	// The transaction's own epoch still works, and nothing refused was written.
+	// Nothing refused was written, and the transaction's own epoch still works.
+	lo, err := tb.admin().ListEndOffsets(ctxT(t), "verify")
+	if end := offsetsOf(t, lo, err, "verify")[0]; end != 0 {
+		t.Errorf("end offset after the refused produces: %d, want 0", end)
+	}
 	if got := c.produceTxn("vz", pid, epoch, "verify"); got != 0 {
 		t.Errorf("produce with the transaction's epoch: %s", codeName(got))
 	}

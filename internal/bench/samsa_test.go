@@ -26,7 +26,10 @@ func newSamsa(t *testing.T, props ...string) ClientConfig {
 		"log.flush.interval.messages": noFlushInterval,
 	}
 	for _, kv := range props {
-		k, v, _ := strings.Cut(kv, "=")
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			t.Fatalf("property %q: want name=value", kv)
+		}
 		m[k] = v
 	}
 	cfg, _, err := config.FromProperties(m)

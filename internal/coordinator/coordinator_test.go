@@ -592,6 +592,9 @@ func TestTopicDeletedBeforeLoad(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if len(got) != 2 {
+			t.Fatalf("fetch of 2 partitions: %d answers", len(got))
+		}
 		for _, o := range got {
 			want := map[string]int64{"gone": -1, "kept": 9}[o.Topic]
 			if o.Offset.Offset != want {
